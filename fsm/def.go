@@ -1,0 +1,106 @@
+package fsm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	looplab "github.com/looplab/fsm"
+)
+
+// Def is a validated, compiled Spec shared by every Machine of that kind. It
+// is safe for concurrent use.
+type Def[S ~string, E ~string] struct {
+	spec    Spec[S, E]
+	initial S
+	states  map[S]State[S]
+	events  map[E]bool
+	descs   []looplab.EventDesc
+	// executors are looplab machines used only to run one transition at a
+	// time; pooling them keeps a Machine small however many exist.
+	executors sync.Pool
+}
+
+// Compile validates spec and prepares it for machines.
+func Compile[S ~string, E ~string](spec Spec[S, E]) (*Def[S, E], error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Def[S, E]{
+		spec:    spec,
+		initial: spec.Initial(),
+		states:  map[S]State[S]{},
+		events:  map[E]bool{},
+	}
+	for _, st := range spec.States {
+		d.states[st.Name] = st
+	}
+	for _, t := range spec.Transitions {
+		d.events[t.Event] = true
+		src := make([]string, len(t.Src))
+		for i, s := range t.Src {
+			src[i] = string(s)
+		}
+		d.descs = append(d.descs, looplab.EventDesc{Name: string(t.Event), Src: src, Dst: string(t.Dst)})
+	}
+	d.executors.New = func() any {
+		return looplab.NewFSM(string(d.initial), d.descs, nil)
+	}
+	return d, nil
+}
+
+// MustCompile is Compile for specs fixed at build time; it panics on an
+// invalid spec, which is a programming error caught by the package's tests.
+func MustCompile[S ~string, E ~string](spec Spec[S, E]) *Def[S, E] {
+	d, err := Compile(spec)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// Spec returns the spec the Def was compiled from.
+func (d *Def[S, E]) Spec() Spec[S, E] { return d.spec }
+
+// Name is the machine name used in records.
+func (d *Def[S, E]) Name() string { return d.spec.Name }
+
+// Initial is the state new machines start in.
+func (d *Def[S, E]) Initial() S { return d.initial }
+
+// Kind returns the kind of a declared state.
+func (d *Def[S, E]) Kind(s S) Kind { return d.states[s].Kind }
+
+// HasState reports whether s is declared.
+func (d *Def[S, E]) HasState(s S) bool {
+	_, ok := d.states[s]
+	return ok
+}
+
+// HasEvent reports whether e is declared.
+func (d *Def[S, E]) HasEvent(e E) bool { return d.events[e] }
+
+// never is the only context handed to looplab: one that cannot be cancelled,
+// because a cancelled context wedges a looplab machine for good.
+var never = context.Background()
+
+// step runs one transition on a pooled looplab executor and returns the
+// destination. A legal self-loop is a success.
+func (d *Def[S, E]) step(from S, ev E) (S, error) {
+	x := d.executors.Get().(*looplab.FSM)
+	defer d.executors.Put(x)
+	x.SetState(string(from))
+	err := x.Event(never, string(ev))
+	var noTransition looplab.NoTransitionError
+	switch {
+	case err == nil, errors.As(err, &noTransition) && noTransition.Err == nil:
+		return S(x.Current()), nil
+	case errors.As(err, new(looplab.UnknownEventError)):
+		return from, ErrUnknownEvent
+	case errors.As(err, new(looplab.InvalidEventError)):
+		return from, ErrNotAllowed
+	default:
+		return from, fmt.Errorf("fsm: looplab: %w", err)
+	}
+}

@@ -1,0 +1,137 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/replsm/replsm/replica"
+	"github.com/replsm/replsm/slot"
+)
+
+// PeerMode is how the scripted primary answers a slot's sync requests.
+type PeerMode string
+
+// Peer modes.
+const (
+	PeerOK         PeerMode = "ok"         // incremental: sync_ok; full: snapshot, then done after the transfer time
+	PeerPurged     PeerMode = "purged"     // incremental: need_full_sync; full: as ok
+	PeerFullResync PeerMode = "fullresync" // incremental answered with a snapshot (Redis +FULLRESYNC)
+	PeerSilent     PeerMode = "silent"     // never answers
+	PeerRefuse     PeerMode = "refuse"     // the request cannot be sent: connection refused
+	PeerStall      PeerMode = "stall"      // starts a snapshot and never finishes it
+)
+
+var peerModes = map[PeerMode]bool{PeerOK: true, PeerPurged: true, PeerFullResync: true, PeerSilent: true, PeerRefuse: true, PeerStall: true}
+
+// MetaMode is how the scripted master answers the meta handshake.
+type MetaMode string
+
+// Meta modes.
+const (
+	MetaOK     MetaMode = "ok"
+	MetaSilent MetaMode = "silent"
+	MetaRefuse MetaMode = "refuse"
+	MetaFatal  MetaMode = "fatal"
+)
+
+var metaModes = map[MetaMode]bool{MetaOK: true, MetaSilent: true, MetaRefuse: true, MetaFatal: true}
+
+var errRefused = errors.New("connection refused")
+
+// action is a peer reply due at a time.
+type action struct {
+	at   time.Time
+	seq  int
+	desc string
+	run  func()
+}
+
+// driver is the scripted peer: it logs every effect and answers per mode.
+type driver struct {
+	sim *Sim
+}
+
+func (d driver) Sync(req slot.Request) error {
+	s := d.sim
+	kind := "incremental"
+	if req.Full {
+		kind = "full"
+	}
+	s.logf("  > sync %s session=%d %s", req.Slot, req.Session, kind)
+	mode := s.peerMode(req.Slot)
+	in := s.Inst
+	switch {
+	case mode == PeerRefuse:
+		return errRefused
+	case mode == PeerSilent:
+		return nil
+	case mode == PeerStall:
+		s.later(0, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvDBSyncStarted, "snapshot started") })
+	case !req.Full && mode == PeerOK:
+		s.later(0, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvSyncOK, "") })
+	case !req.Full && mode == PeerPurged:
+		s.later(0, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvNeedFullSync, "cursor purged") })
+	default: // full request, or fullresync answer to an incremental one
+		reason := "snapshot started"
+		if !req.Full {
+			reason = "+FULLRESYNC: replication id mismatch"
+		}
+		s.later(0, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvDBSyncStarted, reason) })
+		s.later(s.transfer, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvDBSyncDone, "snapshot loaded") })
+	}
+	return nil
+}
+
+func (d driver) Close(id slot.ID, sess slot.Session, reason string) {
+	d.sim.logf("  > close %s session=%d (%s)", id, sess, reason)
+}
+
+func (d driver) MetaSync(req replica.MetaRequest) error {
+	s := d.sim
+	s.logf("  > meta session=%d master=%s", req.Session, req.Master)
+	switch s.meta {
+	case MetaRefuse:
+		return errRefused
+	case MetaFatal:
+		s.later(0, func() { _ = s.Inst.Fatal(req.Session, "replication id mismatch") })
+	case MetaOK:
+		s.later(0, func() { _ = s.Inst.MetaOK(req.Session) })
+	}
+	return nil
+}
+
+func (d driver) MetaClose(sess slot.Session, reason string) {
+	d.sim.logf("  > meta-close session=%d (%s)", sess, reason)
+}
+
+func (s *Sim) peerMode(id slot.ID) PeerMode {
+	if m, ok := s.peers[id]; ok {
+		return m
+	}
+	return s.defaultPeer
+}
+
+// later queues a peer reply after d. Replies are never run inside the
+// driver call: a real peer answers over the wire, after the request.
+func (s *Sim) later(d time.Duration, run func()) {
+	s.actionSeq++
+	s.pending = append(s.pending, action{at: s.Clock.Now().Add(d), seq: s.actionSeq, run: run})
+}
+
+func (s *Sim) setPeer(target string, mode PeerMode) error {
+	if !peerModes[mode] {
+		return fmt.Errorf("sim: unknown peer mode %q", mode)
+	}
+	if target == "all" {
+		s.defaultPeer = mode
+		clear(s.peers)
+		return nil
+	}
+	id, err := parseSlot(target)
+	if err != nil {
+		return err
+	}
+	s.peers[id] = mode
+	return nil
+}

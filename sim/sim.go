@@ -1,0 +1,282 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/replsm/replsm/replica"
+	"github.com/replsm/replsm/slot"
+)
+
+// Sim is one scenario in progress. It is driven from one goroutine.
+type Sim struct {
+	Clock *clock.Mock
+	// wall bounds real waits for goroutines the scenario starts (waiters).
+	wall clock.Clock
+	Inst *replica.Instance
+	// Followers and Snapshots are the primary side, for scenarios about it.
+	Followers *slot.Followers
+	Snapshots *slot.Snapshots[slot.ID, int]
+
+	epoch       time.Time
+	transfer    time.Duration
+	defaultPeer PeerMode
+	peers       map[slot.ID]PeerMode
+	meta        MetaMode
+	pending     []action
+	actionSeq   int
+	waiters     map[string]*waiter
+
+	mu  sync.Mutex // guards out: observers may run on waiter goroutines
+	out strings.Builder
+}
+
+// Params are the knobs of `new`.
+type Params struct {
+	Slots      int
+	Seed       uint64
+	Transfer   time.Duration // how long the scripted peer takes to send a snapshot
+	SlotConfig slot.Config
+	Config     replica.Config
+	Logger     *slog.Logger
+}
+
+// DefaultParams: 3 slots, seed 1, the default configs, 2 s transfers. The
+// instance idle timeout is off: the scripted master sends no heartbeats.
+func DefaultParams() Params {
+	cfg := replica.DefaultConfig()
+	cfg.IdleTimeout = 0
+	return Params{Slots: 3, Seed: 1, Transfer: 2 * time.Second, SlotConfig: slot.DefaultConfig(), Config: cfg}
+}
+
+// New builds a scenario: an instance with p.Slots slots (ids 1..n) on a mock
+// clock, the peer answering ok to everything.
+func New(p Params) (*Sim, error) {
+	if p.Slots < 0 || p.Transfer < 0 {
+		return nil, fmt.Errorf("sim: slots and transfer must be >= 0")
+	}
+	s := &Sim{
+		Clock: clock.NewMock(), wall: clock.New(), transfer: p.Transfer, defaultPeer: PeerOK, meta: MetaOK,
+		peers: map[slot.ID]PeerMode{}, waiters: map[string]*waiter{},
+	}
+	s.epoch = s.Clock.Now()
+	drv := driver{s}
+	inst, err := replica.New(replica.Options{
+		Slot: slot.Options{
+			Clock: s.Clock, Driver: drv, Logger: p.Logger, Seed: p.Seed,
+			Observers: []slot.Observer{func(r slot.Record) { s.logf("%s", r) }},
+		},
+		Driver:     drv,
+		Config:     p.Config,
+		SlotConfig: p.SlotConfig,
+		Observers:  []func(replica.Record){func(r replica.Record) { s.logf("%s", r) }},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Inst = inst
+	for i := 1; i <= p.Slots; i++ {
+		if _, err := inst.AddSlot(slot.ID(i), ""); err != nil {
+			return nil, err
+		}
+	}
+	s.Followers, err = slot.NewFollowers(slot.FollowerOptions{
+		Clock: s.Clock, Config: slot.FollowerConfig{SyncTimeout: 30 * time.Second, AckTimeout: 20 * time.Second},
+		Observers: []func(slot.FollowerRecord){func(r slot.FollowerRecord) { s.logf("%s", r) }},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Snapshots = &slot.Snapshots[slot.ID, int]{}
+	return s, nil
+}
+
+func (s *Sim) logf(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintf(&s.out, "[%s] ", stamp(s.Clock.Now().Sub(s.epoch)))
+	fmt.Fprintf(&s.out, format, args...)
+	s.out.WriteByte('\n')
+}
+
+// stamp is a fixed-width time offset: "  12.000s".
+func stamp(d time.Duration) string {
+	return fmt.Sprintf("%8.3fs", d.Seconds())
+}
+
+// Take returns and clears what was logged since the last Take.
+func (s *Sim) Take() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.out.String()
+	s.out.Reset()
+	return out
+}
+
+// Advance moves the clock by d, stopping at every due deadline and peer
+// reply on the way so each fires at its own time.
+func (s *Sim) Advance(d time.Duration) {
+	end := s.Clock.Now().Add(d)
+	for {
+		s.settle()
+		next, ok := s.next()
+		if !ok || next.After(end) {
+			break
+		}
+		s.Clock.Set(next)
+	}
+	s.Clock.Set(end)
+	s.settle()
+}
+
+// settle runs everything due now until nothing is.
+func (s *Sim) settle() {
+	for {
+		n := s.Inst.Scheduler().RunDue() + s.Inst.Runtime().Scheduler().RunDue() + s.Followers.Scheduler().RunDue()
+		n += s.runPeer()
+		if n == 0 {
+			return
+		}
+	}
+}
+
+func (s *Sim) runPeer() int {
+	now := s.Clock.Now()
+	sort.SliceStable(s.pending, func(i, j int) bool {
+		if !s.pending[i].at.Equal(s.pending[j].at) {
+			return s.pending[i].at.Before(s.pending[j].at)
+		}
+		return s.pending[i].seq < s.pending[j].seq
+	})
+	n := 0
+	for len(s.pending) > 0 && !s.pending[0].at.After(now) {
+		a := s.pending[0]
+		s.pending = s.pending[1:]
+		a.run()
+		n++
+	}
+	return n
+}
+
+func (s *Sim) next() (time.Time, bool) {
+	var best time.Time
+	found := false
+	consider := func(t time.Time, ok bool) {
+		if ok && (!found || t.Before(best)) {
+			best, found = t, true
+		}
+	}
+	consider(s.Inst.Scheduler().Next())
+	consider(s.Inst.Runtime().Scheduler().Next())
+	consider(s.Followers.Scheduler().Next())
+	for _, a := range s.pending {
+		consider(a.at, true)
+	}
+	return best, found
+}
+
+// waiter is a WaitSynced call running on its own goroutine.
+type waiter struct {
+	cancel func()
+	done   chan error
+}
+
+// stopWaiters cancels and joins every waiter (goroutines we start, we stop).
+func (s *Sim) stopWaiters() {
+	for name, w := range s.waiters {
+		w.cancel()
+		<-w.done
+		delete(s.waiters, name)
+	}
+}
+
+// Close stops everything the scenario started.
+func (s *Sim) Close() { s.stopWaiters() }
+
+// expiring is a context whose deadline the script decides: Expire makes it
+// done with context.DeadlineExceeded, as a real timeout would.
+type expiring struct {
+	context.Context
+	once sync.Once
+	ch   chan struct{}
+}
+
+func newExpiring() *expiring {
+	return &expiring{Context: context.Background(), ch: make(chan struct{})}
+}
+
+func (e *expiring) Done() <-chan struct{} { return e.ch }
+
+func (e *expiring) Err() error {
+	select {
+	case <-e.ch:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+func (e *expiring) Expire() { e.once.Do(func() { close(e.ch) }) }
+
+func parseSlot(v string) (slot.ID, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("sim: bad slot id %q", v)
+	}
+	return slot.ID(n), nil
+}
+
+// Run executes a script (one command per line; '#' starts a comment) and
+// writes each command and its output to w.
+func Run(script io.Reader, w io.Writer, p Params) error {
+	data, err := io.ReadAll(script)
+	if err != nil {
+		return err
+	}
+	var s *Sim
+	defer func() {
+		if s != nil {
+			s.Close()
+		}
+	}()
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		cmd, args, err := ParseLine(line)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", i+1, err)
+		}
+		if cmd == "new" {
+			if s != nil {
+				s.Close()
+			}
+			np, err := ApplyParams(p, args)
+			if err != nil {
+				return fmt.Errorf("line %d: %w", i+1, err)
+			}
+			if s, err = New(np); err != nil {
+				return fmt.Errorf("line %d: %w", i+1, err)
+			}
+			fmt.Fprintf(w, "> %s\n", line)
+			continue
+		}
+		if s == nil {
+			if s, err = New(p); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(w, "> %s\n%s", line, s.Exec(cmd, args))
+	}
+	return nil
+}
