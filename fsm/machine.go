@@ -15,9 +15,10 @@ type Env[S ~string, E ~string] interface {
 	// Now is the time stamped on records.
 	Now() time.Time
 	// Entered runs after the state changed and before the record is emitted.
-	// It may append attributes to rec and queue follow-up events with
-	// m.Then; it must not call m.Fire.
-	Entered(m *Machine[S, E], rec *Record[S, E])
+	// It returns rec, possibly with attributes appended, and may queue
+	// follow-up events with m.Then; it must not call m.Fire. (The record
+	// travels by value so it does not escape to the heap.)
+	Entered(m *Machine[S, E], rec Record[S, E]) Record[S, E]
 	// Emit receives every record, in order.
 	Emit(rec Record[S, E])
 }
@@ -132,7 +133,7 @@ func (m *Machine[S, E]) apply(ev E, reason string, env Env[S, E], attrs []slog.A
 	}
 	m.state = to
 	m.firing = true
-	env.Entered(m, &rec)
+	rec = env.Entered(m, rec)
 	m.firing = false
 	env.Emit(rec)
 	return rec, nil

@@ -51,7 +51,7 @@ func (in *Instance) fire(ev Event, reason string, attrs ...slog.Attr) (Record, e
 
 func (in *Instance) unlockAndFlush() { in.box.UnlockAndFlush(&in.mu, in.carryOut) }
 
-func (e *env) Entered(m *fsm.Machine[State, Event], rec *Record) {
+func (e *env) Entered(m *fsm.Machine[State, Event], rec Record) Record {
 	in := (*Instance)(e)
 	in.recAt = in.box.Len()
 	in.box.Put(effect{kind: effRecord})
@@ -120,6 +120,7 @@ func (e *env) Entered(m *fsm.Machine[State, Event], rec *Record) {
 			slog.String("attempt", fmt.Sprintf("%d/%d", in.budget.Used()+1, in.budget.Cap())),
 			slog.Duration("retry_in", delay))
 	}
+	return rec
 }
 
 func (in *Instance) arm(at time.Time) {

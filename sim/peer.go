@@ -70,6 +70,7 @@ func (d driver) Sync(req slot.Request) error {
 		s.later(0, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvDBSyncStarted, "snapshot started") })
 	case !req.Full && mode == PeerOK:
 		s.later(0, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvSyncOK, "") })
+		s.heartbeat(req.Slot, req.Session)
 	case !req.Full && mode == PeerPurged:
 		s.later(0, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvNeedFullSync, "cursor purged") })
 	default: // full request, or fullresync answer to an incremental one
@@ -79,6 +80,7 @@ func (d driver) Sync(req slot.Request) error {
 		}
 		s.later(0, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvDBSyncStarted, reason) })
 		s.later(s.transfer, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvDBSyncDone, "snapshot loaded") })
+		s.heartbeat(req.Slot, req.Session)
 	}
 	return nil
 }
@@ -103,6 +105,28 @@ func (d driver) MetaSync(req replica.MetaRequest) error {
 
 func (d driver) MetaClose(sess slot.Session, reason string) {
 	d.sim.logf("  > meta-close session=%d (%s)", sess, reason)
+}
+
+// heartbeatEvery is how often the scripted primary pings a live session,
+// as Redis's repl-ping-replica-period does.
+const heartbeatEvery = 10 * time.Second
+
+// heartbeat pings session sess every heartbeatEvery until the slot stops
+// accepting it (a new session, or a state without a stream), or the peer
+// goes silent.
+func (s *Sim) heartbeat(id slot.ID, sess slot.Session) {
+	s.later(heartbeatEvery, func() {
+		sl, err := s.Inst.Slot(id)
+		if err != nil || s.peerMode(id) == PeerSilent || s.peerMode(id) == PeerStall {
+			return
+		}
+		if sl.Session() != sess {
+			return
+		}
+		if sl.Data(sess) == nil {
+			s.heartbeat(id, sess)
+		}
+	})
 }
 
 func (s *Sim) peerMode(id slot.ID) PeerMode {

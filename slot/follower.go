@@ -311,7 +311,7 @@ type followerEnv Follower
 
 func (e *followerEnv) Now() time.Time { return e.fs.clock.Now() }
 
-func (e *followerEnv) Entered(_ *fsm.Machine[FollowerState, FollowerEvent], rec *FollowerRecord) {
+func (e *followerEnv) Entered(_ *fsm.Machine[FollowerState, FollowerEvent], rec FollowerRecord) FollowerRecord {
 	f := (*Follower)(e)
 	rec.Attrs = append(rec.Attrs, slog.Uint64("session", uint64(f.session)))
 	if f.armed {
@@ -327,6 +327,7 @@ func (e *followerEnv) Entered(_ *fsm.Machine[FollowerState, FollowerEvent], rec 
 	case Removed:
 		f.fs.forget(f)
 	}
+	return rec
 }
 
 func (e *followerEnv) Emit(rec FollowerRecord) { e.box.Put(rec) }

@@ -47,7 +47,7 @@ func continues(from, to State) bool {
 		from == to
 }
 
-func (e *env) Entered(m *fsm.Machine[State, Event], rec *Record) {
+func (e *env) Entered(m *fsm.Machine[State, Event], rec Record) Record {
 	s := (*Slot)(e)
 	now := rec.Time
 	from, to := rec.From, rec.To
@@ -64,7 +64,7 @@ func (e *env) Entered(m *fsm.Machine[State, Event], rec *Record) {
 			rec.Attrs = append(rec.Attrs, slog.String("budget", "refilled"))
 		}
 		if sessionState(from) && !continues(from, to) {
-			s.box.Put(output{kind: outClose, session: s.session, reason: closeReason(rec)})
+			s.box.Put(output{kind: outClose, session: s.session, reason: closeReason(&rec)})
 			s.session = 0
 		}
 		s.enteredAt = now
@@ -103,10 +103,11 @@ func (e *env) Entered(m *fsm.Machine[State, Event], rec *Record) {
 		s.incFailures, s.fullSyncDue, s.exhausted = 0, false, false
 		s.wakeWaiters()
 	case Error:
-		s.enterError(rec, from)
+		s.enterError(&rec, from)
 	case Detached:
 		s.wakeWaiters()
 	}
+	return rec
 }
 
 func closeReason(rec *Record) string {
