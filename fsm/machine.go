@@ -112,10 +112,7 @@ func (m *Machine[S, E]) Fire(ev E, reason string, env Env[S, E], attrs ...slog.A
 }
 
 func (m *Machine[S, E]) apply(ev E, reason string, env Env[S, E], attrs []slog.Attr) (Record[S, E], error) {
-	if !m.def.events[ev] {
-		return Record[S, E]{}, &EventError{Machine: m.def.Name(), ID: m.id, Event: string(ev), State: string(m.state), Err: ErrUnknownEvent}
-	}
-	to, err := m.def.step(m.state, ev)
+	to, err := m.def.step(m.state, ev) // looplab tells unknown from not allowed
 	if err != nil {
 		return Record[S, E]{}, &EventError{Machine: m.def.Name(), ID: m.id, Event: string(ev), State: string(m.state), Err: err}
 	}

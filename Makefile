@@ -1,0 +1,63 @@
+# replsm: `make demo` runs the main job, `make test` the whole suite.
+# Both install what they need on a fresh Debian machine with Go.
+
+GO       ?= go
+APT_PKGS := redis-server redis-tools graphviz nodejs npm
+BENCH    ?= .
+COUNT    ?= 6
+
+.PHONY: all deps deps-apt deps-npm test demo bench bench-core statecharts bench-interop fuzz vet
+
+all: test
+
+# deps-apt installs the Debian packages the tests run for real: redis-server
+# and redis-benchmark for the interop tests, graphviz for the diagrams, node
+# and npm for Mermaid's own parser. Nothing is installed when all are there.
+deps-apt:
+	@missing=""; \
+	for c in redis-server:redis-server redis-cli:redis-tools redis-benchmark:redis-tools redis-check-rdb:redis-server dot:graphviz node:nodejs npm:npm; do \
+		cmd=$${c%%:*}; pkg=$${c##*:}; \
+		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# deps-npm installs the pinned Mermaid parser from its lock file.
+deps-npm: deps-apt
+	@if [ -f tools/diagramcheck/package-lock.json ] && [ ! -d tools/diagramcheck/node_modules ]; then \
+		npm ci --prefix tools/diagramcheck --no-audit --no-fund --loglevel=error; \
+	fi
+
+deps: deps-apt deps-npm
+
+vet:
+	$(GO) vet ./...
+
+# test: the whole module with the race detector on.
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 45m ./...
+
+# demo: the main job (see README).
+demo: deps
+	$(GO) run ./cmd/replsm demo
+
+# bench: the core benchmarks, run side by side and compared by name with
+# benchstat (ratios are what count on a small, noisy machine):
+#   SlotTransition vs LooplabEvent          target <= 1.5x time
+#   SlotTransitionParallel vs SlotTransition target >= 1.6x throughput at -cpu 2
+#   SchedulerMock100k vs NaiveMockTimers1k   target >= 100x cheaper per timer
+#   SlotMemory16k                            target <= 4096 B/slot
+BENCHSTAT := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) -cpu 2 ./slot/ ./timeouts/ > bench.out
+	$(BENCHSTAT) -filter '.name:(LooplabEvent OR SlotTransition)' -col .name bench.out
+	$(BENCHSTAT) -filter '.name:(SlotTransition OR SlotTransitionParallel)' -col .name bench.out
+	$(BENCHSTAT) -filter '.name:(NaiveMockTimers1k OR SchedulerMock100k)' -col .name bench.out
+	$(BENCHSTAT) -filter '.name:SlotMemory16k' bench.out
+
+statecharts: deps
+	$(GO) run ./internal/charts/cmd/gen docs/statecharts
