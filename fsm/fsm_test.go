@@ -42,9 +42,11 @@ func TestValidateRejects(t *testing.T) {
 		mutate func(*Spec[st, ev])
 		want   string
 	}{
-		"unknown dst":     {func(s *Spec[st, ev]) { s.Transitions[0].Dst = "nowhere" }, `goes to unknown state "nowhere"`},
-		"unknown src":     {func(s *Spec[st, ev]) { s.Transitions[0].Src = []st{"nowhere"} }, `comes from unknown state "nowhere"`},
-		"two dsts":        {func(s *Spec[st, ev]) { s.Transitions = append(s.Transitions, Transition[st, ev]{Event: "go", Src: []st{"idle"}, Dst: "broken"}) }, "two destinations"},
+		"unknown dst": {func(s *Spec[st, ev]) { s.Transitions[0].Dst = "nowhere" }, `goes to unknown state "nowhere"`},
+		"unknown src": {func(s *Spec[st, ev]) { s.Transitions[0].Src = []st{"nowhere"} }, `comes from unknown state "nowhere"`},
+		"two dsts": {func(s *Spec[st, ev]) {
+			s.Transitions = append(s.Transitions, Transition[st, ev]{Event: "go", Src: []st{"idle"}, Dst: "broken"})
+		}, "two destinations"},
 		"unreachable":     {func(s *Spec[st, ev]) { s.States = append(s.States, State[st]{Name: "island", Kind: KindTerminal}) }, "island is unreachable"},
 		"dead end":        {func(s *Spec[st, ev]) { s.States[3].Kind = KindNormal }, "gone is a dead end"},
 		"no initial":      {func(s *Spec[st, ev]) { s.States[0].Kind = KindNormal }, "exactly one initial"},
