@@ -60,4 +60,4 @@ bench:
 	$(BENCHSTAT) -filter '.name:SlotMemory16k' bench.out
 
 statecharts: deps
-	$(GO) run ./internal/charts/cmd/gen docs/statecharts
+	$(GO) run ./internal/charts/gen

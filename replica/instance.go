@@ -58,6 +58,10 @@ type Options struct {
 	Observers []func(Record)
 	// OnExhausted is called when the instance runs out of recoveries.
 	OnExhausted func(Record)
+	// Journal, when set, is called under the instance lock for every
+	// record, before anything else sees it (see slot.Options.Journal). An
+	// error is logged; the transition stands.
+	Journal func(Record) error
 }
 
 // Instance is the replica's instance-level machine and owner of its slots.

@@ -1,6 +1,9 @@
 package replica
 
-import "github.com/replsm/replsm/fsm"
+import (
+	"github.com/replsm/replsm/fsm"
+	"github.com/replsm/replsm/timeouts"
+)
 
 // State is the instance-level replication state.
 type State string
@@ -36,7 +39,7 @@ const (
 func Spec(cfg Config) fsm.Spec[State, Event] {
 	idle := "idle timeout"
 	if cfg.IdleTimeout > 0 {
-		idle = cfg.IdleTimeout.String()
+		idle = timeouts.Label(cfg.IdleTimeout)
 	}
 	return fsm.Spec[State, Event]{
 		Name: "instance",
@@ -53,7 +56,7 @@ func Spec(cfg Config) fsm.Spec[State, Event] {
 			{Event: EvSendMeta, Src: []State{Connect}, Dst: Connecting, Timer: "backoff", Doc: "meta handshake sent under a new session"},
 			{Event: EvMetaOK, Src: []State{Connecting}, Dst: Connected, Doc: "master accepted the meta handshake"},
 			{Event: EvMetaFailed, Src: []State{Connecting}, Dst: Connect, Doc: "connect or handshake failed; retry after a backoff"},
-			{Event: EvMetaTimeout, Src: []State{Connecting}, Dst: Connect, Timer: cfg.MetaTimeout.String(), Doc: "no meta reply"},
+			{Event: EvMetaTimeout, Src: []State{Connecting}, Dst: Connect, Timer: timeouts.Label(cfg.MetaTimeout), Doc: "no meta reply"},
 			{Event: EvLinkLost, Src: []State{Connected}, Dst: Connect, Doc: "the link to the master closed"},
 			{Event: EvIdleTimeout, Src: []State{Connected}, Dst: Connect, Timer: idle, Doc: "nothing heard from the master"},
 			{Event: EvFatal, Src: []State{Connect, Connecting, Connected}, Dst: Error, Doc: "auth, replication id or topology mismatch"},

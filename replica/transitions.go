@@ -19,6 +19,7 @@ const (
 	effSlotsUp
 	effSlotsDown
 	effExhausted
+	effJournalError
 )
 
 // effect is a record or an action decided under the instance lock and
@@ -38,6 +39,11 @@ func (e *env) Now() time.Time { return e.rt.Clock().Now() }
 // Emit fills the record in ahead of the effects its transition decided.
 func (e *env) Emit(rec Record) {
 	e.box.At(e.recAt).rec = rec
+	if j := e.opts.Journal; j != nil {
+		if err := j(rec); err != nil {
+			e.box.Put(effect{kind: effJournalError, rec: rec, reason: err.Error()})
+		}
+	}
 	for i := e.recAt + 1; i < e.box.Len(); i++ {
 		if x := e.box.At(i); x.kind == effExhausted {
 			x.rec = rec
@@ -197,5 +203,7 @@ func (in *Instance) carryOut(e *effect) {
 		if in.opts.OnExhausted != nil {
 			in.opts.OnExhausted(e.rec)
 		}
+	case effJournalError:
+		in.logAt(slog.LevelError, "journal failed", slog.Uint64("seq", e.rec.Seq), slog.String("error", e.reason))
 	}
 }

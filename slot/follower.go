@@ -82,8 +82,8 @@ func FollowerSpec(cfg FollowerConfig) fsm.Spec[FollowerState, FollowerEvent] {
 			{Event: FEvFullSyncRequested, Src: []FollowerState{NotSync, BinlogSync}, Dst: DBSync, Doc: "follower asked for a full sync"},
 			{Event: FEvContinue, Src: []FollowerState{NotSync}, Dst: BinlogSync, Doc: "follower's cursor is in the backlog; streaming resumes"},
 			{Event: FEvFirstAck, Src: []FollowerState{DBSync}, Dst: BinlogSync, Doc: "first ack after the snapshot"},
-			{Event: FEvSyncTimeout, Src: []FollowerState{NotSync, DBSync}, Dst: Removed, Timer: cfg.SyncTimeout.String(), Doc: "sync never completed"},
-			{Event: FEvAckTimeout, Src: []FollowerState{BinlogSync}, Dst: Removed, Timer: cfg.AckTimeout.String(), Doc: "acks stopped"},
+			{Event: FEvSyncTimeout, Src: []FollowerState{NotSync, DBSync}, Dst: Removed, Timer: timeouts.Label(cfg.SyncTimeout), Doc: "sync never completed"},
+			{Event: FEvAckTimeout, Src: []FollowerState{BinlogSync}, Dst: Removed, Timer: timeouts.Label(cfg.AckTimeout), Doc: "acks stopped"},
 			{Event: FEvClosed, Src: live, Dst: Removed, Doc: "connection closed"},
 		},
 	}
@@ -296,12 +296,12 @@ func (f *Follower) onDeadline(at time.Time) {
 	now := f.fs.clock.Now()
 	switch f.m.State() {
 	case NotSync, DBSync:
-		f.m.Fire(FEvSyncTimeout, "no sync in "+f.fs.cfg.SyncTimeout.String(), (*followerEnv)(f))
+		f.m.Fire(FEvSyncTimeout, "no sync in "+timeouts.Label(f.fs.cfg.SyncTimeout), (*followerEnv)(f))
 	case BinlogSync:
 		if due := f.lastAck.Add(f.fs.cfg.AckTimeout); now.Before(due) {
 			f.arm(due)
 		} else {
-			f.m.Fire(FEvAckTimeout, "no ack in "+f.fs.cfg.AckTimeout.String(), (*followerEnv)(f))
+			f.m.Fire(FEvAckTimeout, "no ack in "+timeouts.Label(f.fs.cfg.AckTimeout), (*followerEnv)(f))
 		}
 	}
 	f.unlockAndFlush()

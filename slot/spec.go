@@ -2,6 +2,7 @@ package slot
 
 import (
 	"github.com/replsm/replsm/fsm"
+	"github.com/replsm/replsm/timeouts"
 )
 
 // State is a replica shard's replication state.
@@ -76,10 +77,10 @@ func Spec(cfg Config) fsm.Spec[State, Event] {
 			{Event: EvDBSyncStarted, Src: []State{WaitReply}, Dst: WaitDBSync, Doc: "primary started sending a snapshot"},
 			{Event: EvDBSyncDone, Src: []State{WaitDBSync}, Dst: Connected, Doc: "snapshot loaded; the stream continues on the same link"},
 			{Event: EvDBSyncLoaded, Src: []State{WaitDBSync}, Dst: TryConnect, Doc: "snapshot loaded; a fresh incremental handshake follows"},
-			{Event: EvKeepaliveTimeout, Src: []State{Connected}, Dst: TryConnect, Timer: cfg.KeepaliveTimeout.String(), Doc: "nothing received for the keepalive timeout"},
+			{Event: EvKeepaliveTimeout, Src: []State{Connected}, Dst: TryConnect, Timer: timeouts.Label(cfg.KeepaliveTimeout), Doc: "nothing received for the keepalive timeout"},
 			{Event: EvStaleDataSession, Src: []State{Connected}, Dst: TryConnect, Doc: "data arrived under another session"},
-			{Event: EvReplyTimeout, Src: []State{WaitReply}, Dst: Error, Timer: cfg.ReplyTimeout.String(), Doc: "no reply to the sync request"},
-			{Event: EvTransferStalled, Src: []State{WaitDBSync}, Dst: Error, Timer: cfg.TransferIdleTimeout.String(), Doc: "snapshot transfer made no progress"},
+			{Event: EvReplyTimeout, Src: []State{WaitReply}, Dst: Error, Timer: timeouts.Label(cfg.ReplyTimeout), Doc: "no reply to the sync request"},
+			{Event: EvTransferStalled, Src: []State{WaitDBSync}, Dst: Error, Timer: timeouts.Label(cfg.TransferIdleTimeout), Doc: "snapshot transfer made no progress"},
 			{Event: EvFail, Src: active, Dst: Error, Doc: "the request, transfer or stream failed"},
 			{Event: EvRecover, Src: []State{Error}, Dst: NoConnect, Guard: "attempts < cap", Timer: "backoff", Doc: "retry after a backoff while the budget lasts"},
 			{Event: EvLinkLost, Src: active, Dst: NoConnect, Doc: "the instance link went down"},

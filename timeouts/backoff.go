@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"time"
 )
 
@@ -82,4 +83,13 @@ func (b Backoff) Delay(attempt int, r *rand.Rand) time.Duration {
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+}
+
+// Label writes a duration the way people write timeouts: "60s" rather
+// than Go's "1m0s", for diagram labels and messages.
+func Label(d time.Duration) string {
+	if d > 0 && d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return d.String()
 }

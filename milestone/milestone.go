@@ -1,0 +1,119 @@
+// Package milestone turns the transitions that matter outside the process
+// into durable milestones, appended in the same critical step that records
+// the transition (slot.Options.Journal and replica.Options.Journal run under
+// the machine's lock) and delivered later, outside it, by an outbox.
+//
+// Milestones: a shard connected, a full sync completed (with the cursor it
+// ended at), a shard exhausted its recoveries, the instance went to Error,
+// the instance recovered. Each has a stable idempotency key built from the
+// process incarnation (a counter persisted in the store and bumped at every
+// start), the machine id and the record's sequence number, so a receiver can
+// drop the duplicates that at-least-once delivery brings, and keys from two
+// runs of the process never collide.
+package milestone
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/replsm/replsm/replica"
+	"github.com/replsm/replsm/slot"
+	"github.com/replsm/replsm/store"
+)
+
+// Appender is where milestones go: an *outbox.Outbox, or a store.
+type Appender interface {
+	Append(m store.Milestone) (store.Milestone, error)
+}
+
+// incarnationKey is the store cursor slot that holds the boot counter.
+const incarnationKey = "_replsm/incarnation"
+
+// NextIncarnation bumps and returns the process incarnation kept in st.
+func NextIncarnation(st store.Store) (uint64, error) {
+	c, _, err := st.LoadCursor(incarnationKey)
+	if err != nil {
+		return 0, fmt.Errorf("milestone: read incarnation: %w", err)
+	}
+	c.Offset++
+	if err := st.SaveCursors(map[string]store.Cursor{incarnationKey: c}); err != nil {
+		return 0, fmt.Errorf("milestone: save incarnation: %w", err)
+	}
+	return uint64(c.Offset), nil
+}
+
+// Journal builds milestones from records and appends them.
+type Journal struct {
+	// Out receives the milestones; its Append must be durable.
+	Out Appender
+	// Incarnation keeps keys from different runs apart (NextIncarnation).
+	Incarnation uint64
+	// Cursor, when set, gives the cursor a slot stands at, for the full
+	// sync milestone. It runs under the slot lock: it must not call the slot.
+	Cursor func(slot.ID) (store.Cursor, bool)
+}
+
+func (j *Journal) key(id string, seq uint64, kind string) string {
+	return "inc/" + strconv.FormatUint(j.Incarnation, 10) + "/" + id + "/" + strconv.FormatUint(seq, 10) + "/" + kind
+}
+
+// Slot is a slot.Options.Journal.
+func (j *Journal) Slot(r slot.Record) error {
+	var kinds []string
+	switch {
+	case r.To == slot.Connected && r.From != slot.Connected:
+		if r.From == slot.WaitDBSync {
+			kinds = append(kinds, store.KindFullSyncCompleted)
+		}
+		kinds = append(kinds, store.KindShardConnected)
+	case r.Event == slot.EvDBSyncLoaded:
+		kinds = append(kinds, store.KindFullSyncCompleted)
+	case r.To == slot.Error:
+		if _, ok := r.Attr("exhausted"); ok {
+			kinds = append(kinds, store.KindShardExhausted)
+		}
+	}
+	for _, kind := range kinds {
+		m := store.Milestone{Key: j.key(r.ID, r.Seq, kind), Kind: kind, Slot: r.ID, At: r.Time, Attrs: recordAttrs(r.Event, r.From, r.To, r.Reason)}
+		if sess, ok := r.Attr("session"); ok {
+			m.Attrs["session"] = sess.String()
+		}
+		if kind == store.KindFullSyncCompleted && j.Cursor != nil {
+			id, err := strconv.Atoi(r.ID[len("slot/"):])
+			if err == nil {
+				if c, ok := j.Cursor(slot.ID(id)); ok {
+					m.Attrs["cursor_id"] = c.ID
+					m.Attrs["offset"] = strconv.FormatInt(c.Offset, 10)
+				}
+			}
+		}
+		if _, err := j.Out.Append(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Instance is a replica.Options.Journal.
+func (j *Journal) Instance(r replica.Record) error {
+	var kind string
+	switch {
+	case r.To == replica.Error && r.From != replica.Error:
+		kind = store.KindInstanceError
+	case r.Event == replica.EvRecover:
+		kind = store.KindInstanceRecovered
+	default:
+		return nil
+	}
+	m := store.Milestone{Key: j.key(r.ID, r.Seq, kind), Kind: kind, At: r.Time, Attrs: recordAttrs(r.Event, r.From, r.To, r.Reason)}
+	_, err := j.Out.Append(m)
+	return err
+}
+
+func recordAttrs[S ~string, E ~string](ev E, from, to S, reason string) map[string]string {
+	a := map[string]string{"event": string(ev), "from": string(from), "to": string(to)}
+	if reason != "" {
+		a["reason"] = reason
+	}
+	return a
+}
