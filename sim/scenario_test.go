@@ -7,6 +7,8 @@ import (
 
 	"github.com/cockroachdb/datadriven"
 	"github.com/stretchr/testify/require"
+
+	"github.com/replsm/replsm/fsm"
 )
 
 // TestScenarios runs every script under testdata/scenarios on two twin
@@ -57,12 +59,16 @@ func TestScenarios(t *testing.T) {
 
 func TestRunScript(t *testing.T) {
 	var out strings.Builder
-	err := Run(strings.NewReader("new slots=2\nslaveof addr=m:1\nadvance 1s\ninfo\n"), &out, DefaultParams())
+	s, err := Run(strings.NewReader("new slots=2\nslaveof addr=m:1\nadvance 1s\ninfo\n"), &out, DefaultParams())
 	require.NoError(t, err)
 	require.Contains(t, out.String(), "master_link_status:up")
-	err = Run(strings.NewReader("new bogus=1\n"), &out, DefaultParams())
+	require.Equal(t, fsm.Overlay{Current: "Connected", Counts: map[string]int{"Connected/Connected": 2}}, s.Overlay())
+	s.Close()
+	_, err = Run(strings.NewReader("new bogus=1\n"), &out, DefaultParams())
 	require.ErrorIs(t, err, ErrBadCommand)
 	out.Reset()
-	require.NoError(t, Run(strings.NewReader("frobnicate\n"), &out, DefaultParams()))
+	s, err = Run(strings.NewReader("frobnicate\n"), &out, DefaultParams())
+	require.NoError(t, err)
+	s.Close()
 	require.Contains(t, out.String(), fmt.Sprintf("error: %v", ErrBadCommand))
 }

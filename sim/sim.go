@@ -13,6 +13,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"github.com/replsm/replsm/fsm"
 	"github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
 )
@@ -236,18 +237,20 @@ func parseSlot(v string) (slot.ID, error) {
 }
 
 // Run executes a script (one command per line; '#' starts a comment) and
-// writes each command and its output to w.
-func Run(script io.Reader, w io.Writer, p Params) error {
+// writes each command and its output to w. It returns the last simulation,
+// for a final look (Overlay, Info); the caller closes it.
+func Run(script io.Reader, w io.Writer, p Params) (*Sim, error) {
 	data, err := io.ReadAll(script)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var s *Sim
-	defer func() {
+	fail := func(err error) (*Sim, error) {
 		if s != nil {
 			s.Close()
 		}
-	}()
+		return nil, err
+	}
 	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -255,28 +258,45 @@ func Run(script io.Reader, w io.Writer, p Params) error {
 		}
 		cmd, args, err := ParseLine(line)
 		if err != nil {
-			return fmt.Errorf("line %d: %w", i+1, err)
+			return fail(fmt.Errorf("line %d: %w", i+1, err))
 		}
 		if cmd == "new" {
+			np, err := ApplyParams(p, args)
+			if err != nil {
+				return fail(fmt.Errorf("line %d: %w", i+1, err))
+			}
 			if s != nil {
 				s.Close()
 			}
-			np, err := ApplyParams(p, args)
-			if err != nil {
-				return fmt.Errorf("line %d: %w", i+1, err)
-			}
 			if s, err = New(np); err != nil {
-				return fmt.Errorf("line %d: %w", i+1, err)
+				return nil, fmt.Errorf("line %d: %w", i+1, err)
 			}
 			fmt.Fprintf(w, "> %s\n", line)
 			continue
 		}
 		if s == nil {
 			if s, err = New(p); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		fmt.Fprintf(w, "> %s\n%s", line, s.Exec(cmd, args))
 	}
-	return nil
+	if s == nil {
+		if s, err = New(p); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Overlay counts the slots per state, as paths into the composite chart
+// (the slot machine nested in the instance's Connected state), with the
+// instance's state as the current one.
+func (s *Sim) Overlay() fsm.Overlay {
+	info := s.Inst.Info()
+	o := fsm.Overlay{Current: string(info.State), Counts: map[string]int{}}
+	for _, st := range info.Slots {
+		o.Counts[string(replica.Connected)+fsm.PathSep+string(st.State)]++
+	}
+	return o
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/replsm/replsm/internal/charts"
 	"github.com/replsm/replsm/sim"
 )
 
@@ -25,6 +27,7 @@ func runSimulate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	shards := fs.Int("shards", 4, "number of shards")
 	seed := fs.Uint64("seed", 1, "seed for backoff jitter")
 	script := fs.String("script", "", "scenario script file (default: the built-in fault tour)")
+	snapshot := fs.String("snapshot", "", "write the final per-state counts as JSON for `replsm statechart --machine composite --live FILE`")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -47,9 +50,21 @@ func runSimulate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	p := sim.DefaultParams()
 	p.Slots, p.Seed = *shards, *seed
-	if err := sim.Run(strings.NewReader(text), stdout, p); err != nil {
+	s, err := sim.Run(strings.NewReader(text), stdout, p)
+	if err != nil {
 		fmt.Fprintf(stderr, "replsm simulate: %v\n", err)
 		return 1
+	}
+	defer s.Close()
+	if *snapshot != "" {
+		b, err := json.MarshalIndent(charts.Snapshot{Machine: "composite", Overlay: s.Overlay()}, "", "  ")
+		if err == nil {
+			err = os.WriteFile(*snapshot, append(b, '\n'), 0o644)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "replsm simulate: write snapshot: %v\n", err)
+			return 1
+		}
 	}
 	return 0
 }
