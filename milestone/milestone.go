@@ -21,10 +21,9 @@ import (
 	"github.com/replsm/replsm/store"
 )
 
-// Appender is where milestones go: an *outbox.Outbox, or a store.
-type Appender interface {
-	Append(m store.Milestone) (store.Milestone, error)
-}
+// AppendFunc stores a milestone durably: (*outbox.Outbox).Append, or a
+// store's AppendMilestone.
+type AppendFunc func(m store.Milestone) (store.Milestone, error)
 
 // incarnationKey is the store cursor slot that holds the boot counter.
 const incarnationKey = "_replsm/incarnation"
@@ -44,8 +43,8 @@ func NextIncarnation(st store.Store) (uint64, error) {
 
 // Journal builds milestones from records and appends them.
 type Journal struct {
-	// Out receives the milestones; its Append must be durable.
-	Out Appender
+	// Append receives the milestones; it must be durable when it returns.
+	Append AppendFunc
 	// Incarnation keeps keys from different runs apart (NextIncarnation).
 	Incarnation uint64
 	// Cursor, when set, gives the cursor a slot stands at, for the full
@@ -87,7 +86,7 @@ func (j *Journal) Slot(r slot.Record) error {
 				}
 			}
 		}
-		if _, err := j.Out.Append(m); err != nil {
+		if _, err := j.Append(m); err != nil {
 			return err
 		}
 	}
@@ -106,7 +105,7 @@ func (j *Journal) Instance(r replica.Record) error {
 		return nil
 	}
 	m := store.Milestone{Key: j.key(r.ID, r.Seq, kind), Kind: kind, At: r.Time, Attrs: recordAttrs(r.Event, r.From, r.To, r.Reason)}
-	_, err := j.Out.Append(m)
+	_, err := j.Append(m)
 	return err
 }
 
