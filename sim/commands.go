@@ -263,7 +263,7 @@ func (s *Sim) exec(cmd string, args []Arg) (string, error) {
 		}
 		s.settle()
 		return "", err
-	case "add-slot":
+	case "add-slot", "remove-slot":
 		v, err := m.need("id")
 		if err != nil {
 			return "", err
@@ -272,19 +272,11 @@ func (s *Sim) exec(cmd string, args []Arg) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		_, err = s.Inst.AddSlot(id, m.or("endpoint", ""))
-		s.settle()
-		return "", err
-	case "remove-slot":
-		v, err := m.need("id")
-		if err != nil {
-			return "", err
+		if cmd == "add-slot" {
+			_, err = s.Inst.AddSlot(id, m.or("endpoint", ""))
+		} else {
+			err = s.Inst.RemoveSlot(id)
 		}
-		id, err := parseSlot(v)
-		if err != nil {
-			return "", err
-		}
-		err = s.Inst.RemoveSlot(id)
 		s.settle()
 		return "", err
 	case "info":
