@@ -1,6 +1,10 @@
 package redistest
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/replsm/replsm/internal/redisview"
+)
 
 // InstallHint is the command that installs the Redis binaries these helpers
 // run. It is part of every [ErrBinaryNotFound] message.
@@ -21,10 +25,9 @@ var (
 	// the loopback interface; load is only ever sent to this machine.
 	ErrNotLoopback = errors.New("address is not a loopback address")
 
-	// ErrUnsupportedType is returned by [Digest] when a key has a type it
-	// cannot read with the basic read commands (for example a stream or a
-	// module type). Such a key is never hashed silently.
-	ErrUnsupportedType = errors.New("key type not supported by the digest")
+	// ErrUnsupportedType is redisview.ErrUnsupportedType, returned by
+	// [Digest] for a key it cannot read with the basic read commands.
+	ErrUnsupportedType = redisview.ErrUnsupportedType
 
 	// ErrMalformedInfo is returned by [ReplicationInfo] when the INFO reply
 	// holds no "field:value" lines.
