@@ -43,7 +43,7 @@ test: deps
 
 # demo: the main job (see README).
 demo: deps
-	$(GO) run ./cmd/replsm simulate --shards 4
+	$(GO) run ./cmd/replsm demo
 
 # bench: the core benchmarks, run side by side and compared by name with
 # benchstat (ratios are what count on a small, noisy machine):

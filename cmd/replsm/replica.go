@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/replsm/replsm/redis/replica"
+	"github.com/replsm/replsm/slot"
+)
+
+func init() {
+	register("replica", "follow Redis primaries (one per shard) and serve reads over RESP", runReplica)
+}
+
+// shardFlags collects repeated --shard ID=HOST:PORT flags.
+type shardFlags map[slot.ID]string
+
+func (s shardFlags) String() string {
+	ids := make([]int, 0, len(s))
+	for id := range s {
+		ids = append(ids, int(id))
+	}
+	sort.Ints(ids)
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprintf("%d=%s", id, s[slot.ID(id)])
+	}
+	return strings.Join(parts, ",")
+}
+
+func (s shardFlags) Set(v string) error {
+	idText, addr, ok := strings.Cut(v, "=")
+	if !ok {
+		return fmt.Errorf("want ID=HOST:PORT, got %q", v)
+	}
+	id, err := strconv.Atoi(idText)
+	if err != nil || id < 0 {
+		return fmt.Errorf("shard id %q in %q is not a non-negative integer", idText, v)
+	}
+	if prev, dup := s[slot.ID(id)]; dup {
+		return fmt.Errorf("duplicate shard id %d (%s and %s)", id, prev, addr)
+	}
+	s[slot.ID(id)] = addr
+	return nil
+}
+
+// checkListen accepts what net.Listen does for TCP: [HOST]:PORT with a
+// port in 0..65535. (Shard addresses are checked by replica.Config.)
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: want HOST:PORT", addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("address %q: bad port %q", addr, port)
+	}
+	return nil
+}
+
+func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
+	fs := flag.NewFlagSet("replica", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: replsm replica --shard ID=HOST:PORT [--shard ...] --listen HOST:PORT [flags]")
+		fs.PrintDefaults()
+	}
+	shards := shardFlags{}
+	fs.Var(shards, "shard", "a shard and the Redis primary it follows, ID=HOST:PORT (repeat for each shard)")
+	listen := fs.String("listen", "127.0.0.1:6380", "address to serve reads on")
+	keepalive := fs.Duration("keepalive", 20*time.Second, "a shard with no data or ping for this long reconnects (above the primary's repl-ping-replica-period)")
+	replyTimeout := fs.Duration("reply-timeout", 10*time.Second, "how long a shard waits for its primary's PSYNC reply")
+	recoveryCap := fs.Int("cap", 5, "recoveries a shard makes on its own before it stays in Error (REPLSM.RESET to retry)")
+	readTimeout := fs.Duration("read-timeout", 60*time.Second, "drop a connection to a primary silent for this long, in every phase")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "replsm replica: "+format+"\n", a...)
+		return 2
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	case len(shards) == 0:
+		return usageErr("no shards: give at least one --shard ID=HOST:PORT")
+	case *keepalive <= 0 || *replyTimeout <= 0 || *readTimeout <= 0:
+		return usageErr("--keepalive, --reply-timeout and --read-timeout must be > 0")
+	case *recoveryCap < 1:
+		return usageErr("--cap must be >= 1, got %d", *recoveryCap)
+	}
+	if err := checkListen(*listen); err != nil {
+		return usageErr("--listen: %v", err)
+	}
+
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	cfg := replica.DefaultConfig()
+	cfg.Shards = shards
+	cfg.ListenAddr = *listen
+	cfg.SlotConfig.KeepaliveTimeout = *keepalive
+	cfg.SlotConfig.ReplyTimeout = *replyTimeout
+	cfg.SlotConfig.RecoveryCap = *recoveryCap
+	cfg.ReadTimeout = *readTimeout
+	cfg.Logger = log
+	r, err := replica.New(cfg, clock.New())
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	// An unreachable primary is not a startup error: the meta step warns,
+	// and the shard's slot retries on its own and reports exhaustion.
+	if err := r.Start(); err != nil {
+		fmt.Fprintf(stderr, "replsm replica: %v\n", err)
+		_ = r.Close()
+		return 1
+	}
+	log.Info("replica serving reads", slog.String("addr", r.Addr()), slog.String("shards", shards.String()))
+	<-ctx.Done()
+	log.Info("replica stopping")
+	if err := r.Close(); err != nil {
+		fmt.Fprintf(stderr, "replsm replica: close: %v\n", err)
+		return 1
+	}
+	return 0
+}

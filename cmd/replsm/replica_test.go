@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/replsm/replsm/internal/redistest"
+)
+
+func TestReplicaFlagErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"no shards", []string{"--listen", "127.0.0.1:0"}, "no shards"},
+		{"shard without =", []string{"--shard", "127.0.0.1:7000"}, "want ID=HOST:PORT"},
+		{"shard id not a number", []string{"--shard", "a=127.0.0.1:7000"}, `shard id "a"`},
+		{"negative shard id", []string{"--shard", "-1=127.0.0.1:7000"}, "not a non-negative integer"},
+		{"shard address without port", []string{"--shard", "0=127.0.0.1"}, "missing port"},
+		{"shard address bad port", []string{"--shard", "0=127.0.0.1:99999"}, "bad port"},
+		{"shard address empty host", []string{"--shard", "0=:7000"}, "empty host"},
+		{"duplicate shard id", []string{"--shard", "0=127.0.0.1:7000", "--shard", "0=127.0.0.1:7001"}, "duplicate shard id 0"},
+		{"bad listen", []string{"--shard", "0=127.0.0.1:7000", "--listen", "nonsense"}, "--listen"},
+		{"zero cap", []string{"--shard", "0=127.0.0.1:7000", "--cap", "0"}, "--cap must be >= 1"},
+		{"zero keepalive", []string{"--shard", "0=127.0.0.1:7000", "--keepalive", "0s"}, "must be > 0"},
+		{"bad duration", []string{"--shard", "0=127.0.0.1:7000", "--reply-timeout", "soon"}, "invalid value"},
+		{"extra argument", []string{"--shard", "0=127.0.0.1:7000", "extra"}, `unexpected argument "extra"`},
+		{"unknown flag", []string{"--nope"}, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), append([]string{"replica"}, tt.args...), &stdout, &stderr)
+			assert.Equal(t, 2, code, stderr.String())
+			assert.Contains(t, stderr.String(), tt.msg)
+		})
+	}
+}
+
+func TestReplicaListenBusy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"replica", "--shard", "0=127.0.0.1:1", "--listen", ln.Addr().String()}, &stdout, &stderr)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr.String(), "listen on "+ln.Addr().String())
+}
+
+// syncBuffer is a bytes.Buffer the command writes to while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestReplicaRunsUntilCancelled: an unreachable primary is not a startup
+// error; the command serves reads, warns, logs the shard's transitions and
+// exits 0 when its context ends.
+func TestReplicaRunsUntilCancelled(t *testing.T) {
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	deadAddr := dead.Addr().String()
+	require.NoError(t, dead.Close()) // nothing listens there now
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout bytes.Buffer
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"replica", "--shard", "0=" + deadAddr, "--listen", "127.0.0.1:0", "--cap", "1", "--keepalive", "2s"}, &stdout, &stderr)
+	}()
+	addrRE := regexp.MustCompile(`msg="replica serving reads" addr=(\S+)`)
+	var addr string
+	redistest.RequireEventually(t, 10*time.Second, "serving", func(context.Context) error {
+		m := addrRE.FindStringSubmatch(stderr.String())
+		if m == nil {
+			return fmt.Errorf("stderr so far:\n%s", stderr.String())
+		}
+		addr = m[1]
+		return nil
+	})
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	_, err = fmt.Fprint(c, "PING\r\n")
+	require.NoError(t, err)
+	reply := make([]byte, 7)
+	_, err = c.Read(reply)
+	require.NoError(t, err)
+	assert.Equal(t, "+PONG\r\n", string(reply))
+	require.NoError(t, c.Close())
+
+	redistest.RequireEventually(t, 10*time.Second, "exhaustion logged", func(context.Context) error {
+		if !strings.Contains(stderr.String(), "slot recovery budget exhausted") {
+			return fmt.Errorf("stderr so far:\n%s", stderr.String())
+		}
+		return nil
+	})
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, 0, code, stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("replica did not stop after its context ended")
+	}
+	out := stderr.String()
+	assert.Contains(t, out, "shard endpoint unreachable")
+	assert.Contains(t, out, "msg=transition machine=slot id=slot/0")
+	assert.Contains(t, out, "connection refused")
+}

@@ -1,0 +1,157 @@
+package keyspace
+
+import (
+	"bytes"
+	"sort"
+)
+
+type commandFlags uint8
+
+const (
+	// flagWrite marks commands that modify data and are propagated.
+	flagWrite commandFlags = 1 << iota
+	// flagShared marks commands that only read and may run under the
+	// shared lock.
+	flagShared
+)
+
+type command struct {
+	name string // lower case, as Redis names it in errors
+	// arity follows Redis: n > 0 means exactly n arguments (name
+	// included), n < 0 means at least -n.
+	arity int
+	flags commandFlags
+	run   func(c *execCtx, args [][]byte) Reply
+}
+
+var commandTable = map[string]*command{}
+
+func init() {
+	for _, c := range []*command{
+		// Strings.
+		{"get", 2, flagShared, cmdGet},
+		{"mget", -2, flagShared, cmdMGet},
+		{"strlen", 2, flagShared, cmdStrlen},
+		{"set", -3, flagWrite, cmdSet},
+		{"setnx", 3, flagWrite, cmdSetNX},
+		{"setex", 4, flagWrite, cmdSetEX},
+		{"psetex", 4, flagWrite, cmdPSetEX},
+		{"getset", 3, flagWrite, cmdGetSet},
+		{"getdel", 2, flagWrite, cmdGetDel},
+		{"mset", -3, flagWrite, cmdMSet},
+		{"msetnx", -3, flagWrite, cmdMSetNX},
+		{"incr", 2, flagWrite, cmdIncr},
+		{"decr", 2, flagWrite, cmdDecr},
+		{"incrby", 3, flagWrite, cmdIncrBy},
+		{"decrby", 3, flagWrite, cmdDecrBy},
+		{"incrbyfloat", 3, flagWrite, cmdIncrByFloat},
+		{"append", 3, flagWrite, cmdAppend},
+
+		// Keys and expiry.
+		{"del", -2, flagWrite, cmdDel},
+		{"unlink", -2, flagWrite, cmdDel},
+		{"exists", -2, flagShared, cmdExists},
+		{"type", 2, flagShared, cmdType},
+		{"ttl", 2, flagShared, cmdTTL},
+		{"pttl", 2, flagShared, cmdPTTL},
+		{"expiretime", 2, flagShared, cmdExpireTime},
+		{"pexpiretime", 2, flagShared, cmdPExpireTime},
+		{"expire", -3, flagWrite, cmdExpire},
+		{"pexpire", -3, flagWrite, cmdPExpire},
+		{"expireat", -3, flagWrite, cmdExpireAt},
+		{"pexpireat", -3, flagWrite, cmdPExpireAt},
+		{"persist", 2, flagWrite, cmdPersist},
+		{"rename", 3, flagWrite, cmdRename},
+		{"renamenx", 3, flagWrite, cmdRenameNX},
+		{"keys", 2, flagShared, cmdKeys},
+		// SCAN takes the exclusive lock: it may rebuild the scan index.
+		{"scan", -2, 0, cmdScan},
+		{"dbsize", 1, flagShared, cmdDBSize},
+
+		// Lists.
+		{"lpush", -3, flagWrite, cmdLPush},
+		{"rpush", -3, flagWrite, cmdRPush},
+		{"lpushx", -3, flagWrite, cmdLPushX},
+		{"rpushx", -3, flagWrite, cmdRPushX},
+		{"lpop", -2, flagWrite, cmdLPop},
+		{"rpop", -2, flagWrite, cmdRPop},
+		{"lset", 4, flagWrite, cmdLSet},
+		{"ltrim", 4, flagWrite, cmdLTrim},
+		{"lrem", 4, flagWrite, cmdLRem},
+		{"lrange", 4, flagShared, cmdLRange},
+		{"llen", 2, flagShared, cmdLLen},
+		{"lindex", 3, flagShared, cmdLIndex},
+
+		// Hashes.
+		{"hset", -4, flagWrite, cmdHSet},
+		{"hmset", -4, flagWrite, cmdHMSet},
+		{"hsetnx", 4, flagWrite, cmdHSetNX},
+		{"hdel", -3, flagWrite, cmdHDel},
+		{"hincrby", 4, flagWrite, cmdHIncrBy},
+		{"hincrbyfloat", 4, flagWrite, cmdHIncrByFloat},
+		{"hget", 3, flagShared, cmdHGet},
+		{"hmget", -3, flagShared, cmdHMGet},
+		{"hgetall", 2, flagShared, cmdHGetAll},
+		{"hkeys", 2, flagShared, cmdHKeys},
+		{"hvals", 2, flagShared, cmdHVals},
+		{"hlen", 2, flagShared, cmdHLen},
+		{"hexists", 3, flagShared, cmdHExists},
+
+		// Sets.
+		{"sadd", -3, flagWrite, cmdSAdd},
+		{"srem", -3, flagWrite, cmdSRem},
+		{"smembers", 2, flagShared, cmdSMembers},
+		{"sismember", 3, flagShared, cmdSIsMember},
+		{"scard", 2, flagShared, cmdSCard},
+
+		// Sorted sets.
+		{"zadd", -4, flagWrite, cmdZAdd},
+		{"zincrby", 4, flagWrite, cmdZIncrBy},
+		{"zrem", -3, flagWrite, cmdZRem},
+		{"zrange", -4, flagShared, cmdZRange},
+		{"zscore", 3, flagShared, cmdZScore},
+		{"zcard", 2, flagShared, cmdZCard},
+
+		// Databases.
+		{"select", 2, flagShared, cmdSelect},
+		{"flushdb", -1, flagWrite, cmdFlushDB},
+		{"flushall", -1, flagWrite, cmdFlushAll},
+
+		// Connection and stream control. In a replication stream MULTI and
+		// EXEC only delimit a transaction; see ExecAll.
+		{"ping", -1, flagShared, cmdPing},
+		{"echo", 2, flagShared, cmdEcho},
+		{"multi", 1, flagShared, cmdMulti},
+		{"exec", 1, flagShared, cmdExecMarker},
+		// A primary propagates PUBLISH; a keyspace has no subscribers.
+		{"publish", 3, flagShared, cmdPublish},
+	} {
+		commandTable[c.name] = c
+	}
+}
+
+func lookupCommand(name []byte) *command {
+	if c, ok := commandTable[string(name)]; ok {
+		return c
+	}
+	return commandTable[string(bytes.ToLower(name))]
+}
+
+// IsWrite reports whether the named command (any case) is a write this
+// keyspace implements: one that modifies data and that a primary
+// propagates to its replicas.
+func IsWrite(name string) bool {
+	c := lookupCommand([]byte(name))
+	return c != nil && c.flags&flagWrite != 0
+}
+
+// Commands returns the names of all commands the keyspace implements, in
+// lower case, sorted.
+func Commands() []string {
+	names := make([]string, 0, len(commandTable))
+	for n := range commandTable {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,163 @@
+package keyspace
+
+import (
+	"slices"
+	"strconv"
+)
+
+// Type is the Redis type of a key's value.
+type Type uint8
+
+// The types a keyspace stores. TypeNone is what TYPE reports for a missing
+// key; no stored value has it.
+const (
+	TypeNone Type = iota
+	TypeString
+	TypeList
+	TypeHash
+	TypeSet
+	TypeZSet
+)
+
+var typeNames = [...]string{
+	TypeNone:   "none",
+	TypeString: "string",
+	TypeList:   "list",
+	TypeHash:   "hash",
+	TypeSet:    "set",
+	TypeZSet:   "zset",
+}
+
+// String returns the name TYPE replies with: "string", "list", "hash",
+// "set", "zset" or "none".
+func (t Type) String() string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return "type(" + strconv.Itoa(int(t)) + ")"
+}
+
+// NoExpire is the expireAtMs of a key that has no TTL.
+const NoExpire int64 = -1
+
+// ZMember is one member of a sorted set.
+type ZMember struct {
+	Member string
+	Score  float64
+}
+
+// Value is one key's value as Each presents it and Put accepts it. Only the
+// field that belongs to Type is set.
+//
+// Values handed out by Each share memory with the snapshot they come from and
+// must not be modified. Put takes ownership of the slices and maps it is
+// given.
+type Value struct {
+	Type Type
+	// Str is a string's bytes.
+	Str []byte
+	// List holds a list's elements, head first.
+	List [][]byte
+	// Hash maps a hash's fields to their values.
+	Hash map[string][]byte
+	// Set holds a set's members; Each sorts them bytewise.
+	Set []string
+	// ZSet holds a sorted set's members ordered by score, then member.
+	ZSet []ZMember
+}
+
+// object is a stored value. Once it is reachable from a Snapshot it is never
+// modified again: a writer that finds gen older than the keyspace's current
+// generation clones it first (see execCtx.own).
+//
+// Byte slices inside an object (string payloads, list elements, hash values)
+// are never written in place, even in an unshared object, so replies may
+// reference them after the lock is released.
+type object struct {
+	gen  uint64
+	typ  Type
+	str  []byte
+	list *deque
+	hash map[string][]byte
+	set  map[string]struct{}
+	zset *zset
+}
+
+func (o *object) clone(gen uint64) *object {
+	c := &object{gen: gen, typ: o.typ, str: o.str}
+	switch o.typ {
+	case TypeList:
+		c.list = o.list.clone()
+	case TypeHash:
+		c.hash = make(map[string][]byte, len(o.hash))
+		for f, v := range o.hash {
+			c.hash[f] = v
+		}
+	case TypeSet:
+		c.set = make(map[string]struct{}, len(o.set))
+		for m := range o.set {
+			c.set[m] = struct{}{}
+		}
+	case TypeZSet:
+		c.zset = o.zset.clone()
+	}
+	return c
+}
+
+// view presents a frozen object as a Value, sharing its memory.
+func (o *object) view() Value {
+	v := Value{Type: o.typ}
+	switch o.typ {
+	case TypeString:
+		v.Str = o.str
+	case TypeList:
+		v.List = o.list.all()
+	case TypeHash:
+		v.Hash = o.hash
+	case TypeSet:
+		v.Set = sortedMembers(o.set)
+	case TypeZSet:
+		v.ZSet = o.zset.sorted
+	}
+	return v
+}
+
+// len returns the number of elements of a collection, 1 for a string.
+func (o *object) len() int {
+	switch o.typ {
+	case TypeList:
+		return o.list.len()
+	case TypeHash:
+		return len(o.hash)
+	case TypeSet:
+		return len(o.set)
+	case TypeZSet:
+		return len(o.zset.sorted)
+	}
+	return 1
+}
+
+func sortedMembers(set map[string]struct{}) []string {
+	out := make([]string, 0, len(set))
+	for m := range set {
+		out = append(out, m)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func newString(gen uint64, b []byte) *object { return &object{gen: gen, typ: TypeString, str: b} }
+
+func newList(gen uint64) *object { return &object{gen: gen, typ: TypeList, list: &deque{}} }
+
+func newHash(gen uint64) *object {
+	return &object{gen: gen, typ: TypeHash, hash: map[string][]byte{}}
+}
+
+func newSet(gen uint64) *object {
+	return &object{gen: gen, typ: TypeSet, set: map[string]struct{}{}}
+}
+
+func newZSet(gen uint64) *object {
+	return &object{gen: gen, typ: TypeZSet, zset: &zset{scores: map[string]float64{}}}
+}

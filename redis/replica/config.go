@@ -1,0 +1,149 @@
+package replica
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	core "github.com/replsm/replsm/replica"
+	"github.com/replsm/replsm/slot"
+)
+
+// Config configures a Replica.
+type Config struct {
+	// Shards maps each shard (slot) id to the "host:port" of the Redis
+	// primary it follows. Keys must be disjoint across the primaries; reads
+	// see the union of the shards. At least one shard is required.
+	Shards map[slot.ID]string
+
+	// ListenAddr is where the replica serves reads over RESP, e.g.
+	// "127.0.0.1:6380" or "127.0.0.1:0" for any free port.
+	ListenAddr string
+
+	// ListeningPort is announced to primaries with REPLCONF listening-port
+	// (it shows in their INFO replication). Zero announces the port
+	// ListenAddr was bound to.
+	ListeningPort int
+
+	// SlotConfig holds each shard's timeouts and retry policy: reply
+	// timeout, transfer-idle timeout, keepalive (no data) timeout, backoff,
+	// recovery cap. Its KeepaliveTimeout must exceed the primary's
+	// repl-ping-replica-period (10 s by default) or an idle primary looks
+	// dead, and its ReplyTimeout must exceed the primary's
+	// repl-diskless-sync-delay (5 s by default), which passes before a
+	// diskless primary answers PSYNC with +FULLRESYNC.
+	SlotConfig slot.Config
+
+	// Instance holds the instance link's policy. Use IdleTimeout 0: with one
+	// endpoint per shard there is no instance-wide link to go idle.
+	Instance core.Config
+
+	// AckPeriod is how often a streaming session sends REPLCONF ACK <offset>
+	// (Redis: once a second). It is also the period at which ReadTimeout is
+	// checked.
+	AckPeriod time.Duration
+
+	// DialTimeout bounds the TCP connect to a primary, and the whole role
+	// probe of each endpoint in the meta step. It must be shorter than
+	// Instance.MetaTimeout.
+	DialTimeout time.Duration
+
+	// ReadTimeout drops a session whose primary sent no byte for this long,
+	// in every phase (handshake, transfer, stream). It must exceed the
+	// primary's repl-ping-replica-period.
+	ReadTimeout time.Duration
+
+	// MaxPayload bounds the RDB payload of a full sync, in bytes; a larger
+	// one fails the session before it is buffered. Zero means no limit.
+	MaxPayload int64
+
+	// Logger receives transitions and session events; nil discards.
+	Logger *slog.Logger
+
+	// Observers get every shard transition record, in order per shard.
+	Observers []slot.Observer
+
+	// InstanceObservers get every instance transition record.
+	InstanceObservers []func(core.Record)
+
+	// OnExhausted is called (outside locks) when a shard runs out of
+	// recoveries and stays in Error until REPLSM.RESET / Replica.Reset.
+	OnExhausted func(slot.Exhaustion)
+
+	// Seed makes the backoff jitter repeatable.
+	Seed uint64
+}
+
+// DefaultConfig returns the numbers a production replica starts from: the
+// core's slot defaults (20 s keepalive, 10 s reply timeout, 5 recoveries),
+// the core's instance defaults with IdleTimeout 0, ACK every second, a 5 s
+// dial timeout and a 60 s read timeout (Redis's repl-timeout). Shards and
+// ListenAddr are left for the caller.
+func DefaultConfig() Config {
+	inst := core.DefaultConfig()
+	inst.IdleTimeout = 0
+	return Config{
+		SlotConfig:  slot.DefaultConfig(),
+		Instance:    inst,
+		AckPeriod:   time.Second,
+		DialTimeout: 5 * time.Second,
+		ReadTimeout: 60 * time.Second,
+	}
+}
+
+// Validate reports the first problem, wrapping ErrInvalidConfig (or the
+// core's ErrInvalidConfig for the slot and instance policies).
+func (c Config) Validate() error {
+	if len(c.Shards) == 0 {
+		return fmt.Errorf("%w: no shards", ErrInvalidConfig)
+	}
+	for id, ep := range c.Shards {
+		if id < 0 {
+			return fmt.Errorf("%w: shard id %d is negative", ErrInvalidConfig, id)
+		}
+		if err := checkEndpoint(ep); err != nil {
+			return fmt.Errorf("%w: shard %d: %v", ErrInvalidConfig, id, err)
+		}
+	}
+	if c.ListenAddr == "" {
+		return fmt.Errorf("%w: ListenAddr is empty", ErrInvalidConfig)
+	}
+	if c.ListeningPort < 0 || c.ListeningPort > 65535 {
+		return fmt.Errorf("%w: ListeningPort %d out of range", ErrInvalidConfig, c.ListeningPort)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"AckPeriod", c.AckPeriod}, {"DialTimeout", c.DialTimeout}, {"ReadTimeout", c.ReadTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("%w: %s must be > 0, got %s", ErrInvalidConfig, d.name, d.v)
+		}
+	}
+	if c.DialTimeout >= c.Instance.MetaTimeout {
+		return fmt.Errorf("%w: DialTimeout %s must be shorter than Instance.MetaTimeout %s (the meta step probes every endpoint within it)",
+			ErrInvalidConfig, c.DialTimeout, c.Instance.MetaTimeout)
+	}
+	if err := c.SlotConfig.Validate(); err != nil {
+		return err
+	}
+	return c.Instance.Validate()
+}
+
+// checkEndpoint accepts "host:port" with a non-empty host and a port in
+// 1..65535; names are resolved only when dialled.
+func checkEndpoint(ep string) error {
+	host, port, err := net.SplitHostPort(ep)
+	if err != nil {
+		return fmt.Errorf("endpoint %q: %v", ep, err)
+	}
+	if host == "" {
+		return fmt.Errorf("endpoint %q: empty host", ep)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("endpoint %q: bad port %q", ep, port)
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+// Package replica is the Redis replica role built on replsm's machines: a
+// Replica follows one real Redis primary per shard (the shards of a sharded
+// deployment, keys disjoint across them) and serves reads of their union
+// over RESP, so redis-cli and client libraries work against it.
+//
+// The core decides, this package speaks Redis. Each shard is a slot.Slot of
+// one core.Instance; the slot says when to ask for a sync, when a reply or
+// the data is late, when to back off, recover, escalate to a full sync or
+// give up. The Replica carries out its requests (slot.Driver) and reports
+// what the primary answered:
+//
+//	slot asks Sync(session)         dial, PING, REPLCONF listening-port,
+//	                                REPLCONF capa eof capa psync2,
+//	                                PSYNC <replid> <offset+1> (or ? -1)
+//	+CONTINUE [<newid>]          -> slot.SyncOK, then the stream
+//	+FULLRESYNC <id> <offset>    -> slot.DBSyncStarted, RDB payload read
+//	                                (slot.Data as bytes arrive), loaded into
+//	                                a new keyspace, swapped in whole,
+//	                                cursor = (id, offset), slot.DBSyncDone
+//	-NOMASTERLINK, -LOADING, -ERR, EOF, bad RDB, bad RESP, unknown command,
+//	read timeout                 -> slot.Fail(session, reason)
+//	slot leaves the session      -> Close(session): the connection closes
+//
+// The stream is applied command by command to the shard's keyspace with a
+// Redis replica's offset accounting (every byte counts; MULTI/EXEC applies
+// atomically and moves the offset only at EXEC; REPLCONF GETACK is answered
+// with the offset before its own bytes), and REPLCONF ACK <offset> goes back
+// every AckPeriod. The shard's Cursor (replication id, offset, selected
+// database) only advances past data that was applied, so a PSYNC after any
+// failure asks for exactly what is missing; a half-loaded RDB is never
+// visible.
+//
+// The instance's meta step checks every endpoint that answers is really a
+// primary (ROLE, falling back to INFO replication): one that says it is a
+// replica is a fatal topology mismatch. An unreachable endpoint does not
+// hold the instance back; its own slot fails and recovers, or exhausts its
+// retries and says so (Config.OnExhausted, INFO, REPLSM.INFO) until an
+// operator resets it (REPLSM.RESET <id>, Replica.Reset).
+//
+// Goroutines: one per live session plus its ticker (ACKs, read timeout),
+// one per meta step, and the read server's. Close stops them all and waits.
+// A session of a shard starts only after the previous one has exited, so a
+// shard's keyspace and cursor have one writer at a time. All timers run on
+// the injected clock.
+//
+// The read port answers GET, MGET, EXISTS, TYPE, TTL, PTTL, STRLEN, LRANGE,
+// LLEN, HGET, HGETALL, SMEMBERS, SCARD, ZRANGE [WITHSCORES], ZSCORE, DBSIZE,
+// KEYS, SCAN and the keyspace's other reads, plus SELECT, PING, ROLE,
+// INFO [replication|keyspace|replsm] and:
+//
+//	REPLSM.SHARD <id>|ALL   scope this connection's reads (and ROLE, INFO)
+//	                        to one shard, or back to the union
+//	REPLSM.RESET <id>       operator reset of a shard in Error
+//	REPLSM.INFO             the core's instance and slot status
+//
+// Writes answer "-READONLY You can't write against a read only replica.".
+package replica

@@ -1,0 +1,39 @@
+package replica
+
+import "errors"
+
+var (
+	// ErrInvalidConfig is returned by New and Config.Validate for a config
+	// that cannot work: no shards, an empty or malformed endpoint, a
+	// non-positive duration, a port out of range. The message names the
+	// field. (Invalid slot or instance policies return the core's
+	// ErrInvalidConfig instead.)
+	ErrInvalidConfig = errors.New("redis replica: invalid config")
+
+	// ErrUnknownShard is returned by Cursor, Stats and Reset for a shard id
+	// the replica was not configured with; REPLSM.SHARD and REPLSM.RESET
+	// answer such an id with its message.
+	ErrUnknownShard = errors.New("redis replica: unknown shard")
+
+	// ErrClosed is returned by Start after Close or when called twice, and
+	// by the slot driver's Sync once Close has begun.
+	ErrClosed = errors.New("redis replica: closed")
+)
+
+// Why a session failed. The slot's fail record carries the error's text as
+// its reason; ShardStats.LastFailure holds the error itself, so callers can
+// tell these apart with errors.Is.
+var (
+	// ErrProtocol: the primary broke the replication protocol: an
+	// unexpected handshake reply, a malformed +FULLRESYNC or +CONTINUE, a
+	// stream element that is not a command, EXEC without MULTI.
+	ErrProtocol = errors.New("redis replica: protocol violation")
+
+	// ErrApply: the shard's keyspace refused a command of the stream
+	// (unknown command, wrong type, bad arguments). Replica and primary
+	// disagree about the data, so the slot's next sync is a full one.
+	ErrApply = errors.New("redis replica: cannot apply command")
+
+	// ErrReadTimeout: the primary sent nothing for Config.ReadTimeout.
+	ErrReadTimeout = errors.New("redis replica: read timeout")
+)

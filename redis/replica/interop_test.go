@@ -1,0 +1,357 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/replsm/replsm/internal/faultproxy"
+	"github.com/replsm/replsm/internal/redistest"
+	"github.com/replsm/replsm/slot"
+)
+
+// Interop tests: our replica against real redis-server 7.0.15 primaries
+// (internal/redistest). They never skip: without redis-server they fail
+// with the apt-get hint. Each is bounded by its context.
+
+// TestInteropFullSyncAllTypesThenStream: a full sync carries every data
+// type (with TTLs, in two databases), the stream carries the rest, and the
+// replica's shard digest equals the primary's.
+func TestInteropFullSyncAllTypesThenStream(t *testing.T) {
+	ctx := testCtx(t, 60*time.Second)
+	p := startPrimary(t, "primary")
+	pc := p.Client()
+	require.NoError(t, redistest.FillAllTypes(ctx, pc, "pre", 300))
+
+	r := startReplica(t, testConfig(t, map[slot.ID]string{0: p.Addr()}))
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+	rc := shardClient(t, r, 0)
+	rep := requireSameDigest(t, ctx, pc, rc)
+	t.Logf("after full sync: %v", rep)
+
+	require.NoError(t, redistest.FillAllTypes(ctx, pc, "post", 300))
+	// EXPIRE, transactions and a DEL of a key loaded from the RDB, through
+	// the stream.
+	pipe := pc.TxPipeline()
+	pipe.Set(ctx, "tx:a", "1", 0)
+	pipe.Expire(ctx, "tx:a", time.Hour)
+	pipe.Del(ctx, "pre:s:1")
+	_, err := pipe.Exec(ctx)
+	require.NoError(t, err)
+	rep = requireSameDigest(t, ctx, pc, rc)
+	t.Logf("after stream: %v", rep)
+
+	st, err := r.Stats(0)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), st.FullSyncs)
+	assert.Greater(t, st.Applied, uint64(1000))
+	assert.Len(t, st.Cursor.ReplID, 40)
+
+	// What redis-cli would see.
+	info, err := redistest.ReplicationInfo(ctx, rc)
+	require.NoError(t, err)
+	assert.Equal(t, "slave", info["role"])
+	assert.Equal(t, "up", info["master_link_status"])
+	assert.Equal(t, fmt.Sprint(p.Port()), info["master_port"])
+	role, err := rc.Do(ctx, "ROLE").Slice()
+	require.NoError(t, err)
+	assert.Equal(t, []any{"slave", "127.0.0.1", int64(p.Port()), "connected", st.Cursor.Offset}, role)
+	err = unionClient(t, r).Set(ctx, "k", "v", 0).Err()
+	require.Error(t, err)
+	assert.Equal(t, "READONLY You can't write against a read only replica.", err.Error())
+}
+
+// TestInteropPrimaryKilledAndRestartedEmpty: the primary dies (SIGKILL) and
+// comes back without persistence, with a new replication id: the replica
+// resyncs fully and ends with exactly the new primary's data.
+func TestInteropPrimaryKilledAndRestartedEmpty(t *testing.T) {
+	ctx := testCtx(t, 60*time.Second)
+	p := startPrimary(t, "primary")
+	require.NoError(t, redistest.FillAllTypes(ctx, p.Client(), "old", 100))
+	log := &recordLog{}
+	cfg := testConfig(t, map[slot.ID]string{0: p.Addr()})
+	cfg.Observers = append(cfg.Observers, log.observe)
+	r := startReplica(t, cfg)
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+	rc := shardClient(t, r, 0)
+	requireSameDigest(t, ctx, p.Client(), rc)
+	before, _ := r.Cursor(0)
+
+	p.Kill()
+	p.Restart()
+	require.NoError(t, redistest.FillAllTypes(ctx, p.Client(), "new", 100))
+	redistest.RequireEventually(t, 30*time.Second, "second full sync", func(context.Context) error {
+		if st, _ := r.Stats(0); st.FullSyncs < 2 || st.State != slot.Connected {
+			return fmt.Errorf("full syncs %d, state %s", st.FullSyncs, st.State)
+		}
+		return nil
+	})
+	requireSameDigest(t, ctx, p.Client(), rc)
+	n, err := rc.Exists(ctx, "old:s:0").Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "data of the dead primary must be gone")
+
+	after, _ := r.Cursor(0)
+	assert.NotEqual(t, before.ReplID, after.ReplID)
+	started := log.find(0, slot.EvDBSyncStarted)
+	require.GreaterOrEqual(t, len(started), 2)
+	assert.Contains(t, started[len(started)-1].Reason, "+FULLRESYNC "+after.ReplID)
+}
+
+// TestInteropPrimaryStoppedPastKeepalive: a SIGSTOPped primary is silent;
+// the keepalive notices, and after SIGCONT the replica resumes with
+// +CONTINUE from its cursor: no second full sync.
+func TestInteropPrimaryStoppedPastKeepalive(t *testing.T) {
+	ctx := testCtx(t, 60*time.Second)
+	p := startPrimary(t, "primary")
+	pc := p.Client()
+	require.NoError(t, redistest.FillAllTypes(ctx, pc, "pre", 100))
+	log := &recordLog{}
+	cfg := testConfig(t, map[slot.ID]string{0: p.Addr()})
+	cfg.Observers = append(cfg.Observers, log.observe)
+	r := startReplica(t, cfg)
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+	rc := shardClient(t, r, 0)
+	requireSameDigest(t, ctx, pc, rc)
+
+	p.Stop()
+	stopped := time.Now()
+	redistest.RequireEventually(t, 15*time.Second, "keepalive timeout", func(context.Context) error {
+		if len(log.find(0, slot.EvKeepaliveTimeout)) == 0 {
+			return errors.New("no keepalive_timeout yet")
+		}
+		return nil
+	})
+	t.Logf("keepalive noticed the stopped primary after %v", time.Since(stopped).Round(time.Millisecond))
+	p.Cont()
+
+	require.NoError(t, redistest.FillAllTypes(ctx, pc, "post", 100))
+	waitState(t, r, 0, slot.Connected, 30*time.Second)
+	requireSameDigest(t, ctx, pc, rc)
+	st, err := r.Stats(0)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), st.FullSyncs, "recovery must not need a second full sync")
+	assert.GreaterOrEqual(t, st.PartialSyncs, uint64(1))
+}
+
+// TestInteropLinkCutUnderLoad: redis-benchmark writes to the primary while
+// the link between it and the replica is cut again and again; every cut is
+// healed by +CONTINUE from the backlog, and the data converges.
+func TestInteropLinkCutUnderLoad(t *testing.T) {
+	ctx := testCtx(t, 90*time.Second)
+	p := startPrimary(t, "primary")
+	pc := p.Client()
+	require.NoError(t, redistest.FillAllTypes(ctx, pc, "pre", 50))
+	proxy, err := faultproxy.New("127.0.0.1:0", p.Addr())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = proxy.Close() })
+	cfg := testConfig(t, map[slot.ID]string{0: proxy.Addr()})
+	cfg.SlotConfig.RecoveryCap = 20 // every cut costs a recovery
+	r := startReplica(t, cfg)
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+
+	bench := make(chan error, 1)
+	go func() {
+		_, err := redistest.RunBenchmark(ctx, p.Addr(), 100_000, 2, 50_000) // about 4 s of load
+		bench <- err
+	}()
+	// Cut whenever the replica has reconnected and applied something new,
+	// for as long as the load runs (at most maxCuts times).
+	const minCuts, maxCuts = 3, 8
+	cuts := 0
+	var benchErr error
+	var cutSession slot.Session // the session the last cut ended
+	var cutApplied uint64
+loop:
+	for cuts < maxCuts {
+		err := redistest.Eventually(ctx, 20*time.Second, func(context.Context) error {
+			st, _ := r.Stats(0)
+			if st.State != slot.Connected || st.Session == cutSession || st.Applied == cutApplied {
+				return fmt.Errorf("shard %s session %d applied %d", st.State, st.Session, st.Applied)
+			}
+			return nil
+		})
+		select {
+		case benchErr = <-bench:
+			break loop
+		default:
+		}
+		require.NoError(t, err, "no progress after cut %d", cuts)
+		st, _ := r.Stats(0)
+		cutSession, cutApplied = st.Session, st.Applied
+		proxy.Cut()
+		cuts++
+	}
+	if cuts == maxCuts {
+		benchErr = <-bench
+	}
+	require.NoError(t, benchErr)
+	waitState(t, r, 0, slot.Connected, 20*time.Second)
+	requireSameDigest(t, ctx, pc, shardClient(t, r, 0))
+	st, err := r.Stats(0)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), st.FullSyncs, "the backlog covers every cut: no full sync after the first")
+	require.GreaterOrEqual(t, cuts, minCuts, "the load ended before enough cuts")
+	assert.GreaterOrEqual(t, st.PartialSyncs, uint64(cuts))
+	t.Logf("%d cuts under load; applied %d commands over %d sessions", cuts, st.Applied, st.Sessions)
+}
+
+// TestInteropRetriesExhaustedThenReset: with the primary down past the
+// retry cap the shard stays in Error and says so; once the primary is back,
+// REPLSM.RESET brings the shard back to Connected.
+func TestInteropRetriesExhaustedThenReset(t *testing.T) {
+	ctx := testCtx(t, 60*time.Second)
+	p := startPrimary(t, "primary")
+	pc := p.Client()
+	require.NoError(t, redistest.FillAllTypes(ctx, pc, "pre", 50))
+	cfg := testConfig(t, map[slot.ID]string{0: p.Addr()})
+	cfg.SlotConfig.RecoveryCap = 2
+	exhausted := make(chan slot.Exhaustion, 4)
+	cfg.OnExhausted = func(e slot.Exhaustion) { exhausted <- e }
+	r := startReplica(t, cfg)
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+
+	p.Kill()
+	select {
+	case e := <-exhausted:
+		assert.Equal(t, slot.ID(0), e.Slot)
+		assert.Equal(t, p.Addr(), e.Endpoint)
+		t.Logf("exhausted: %s", e.LastError)
+	case <-ctx.Done():
+		t.Fatalf("no exhaustion reported: %v", r.Info())
+	}
+	info := r.Info()
+	require.Len(t, info.Slots, 1)
+	assert.True(t, info.Slots[0].Exhausted)
+	assert.Equal(t, slot.Error, info.Slots[0].State)
+	text, err := unionClient(t, r).Do(ctx, "REPLSM.INFO").Text()
+	require.NoError(t, err)
+	assert.Contains(t, text, "exhausted=true")
+	assert.Contains(t, text, "connection refused")
+	// Reads keep working from the last data while the shard is down.
+	n, err := unionClient(t, r).Exists(ctx, "pre:s:0").Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+
+	p.Restart()
+	require.NoError(t, redistest.FillAllTypes(ctx, pc, "new", 50))
+	require.NoError(t, unionClient(t, r).Do(ctx, "REPLSM.RESET", "0").Err())
+	waitState(t, r, 0, slot.Connected, 20*time.Second)
+	requireSameDigest(t, ctx, pc, shardClient(t, r, 0))
+	err = unionClient(t, r).Do(ctx, "REPLSM.RESET", "0").Err()
+	require.Error(t, err, "a Connected shard cannot be reset")
+}
+
+// TestInteropTwoShardsOneFails: two real primaries, one shard each. One
+// primary dies; its shard fails and exhausts while the other stays
+// Connected and keeps streaming; reads see the union throughout.
+func TestInteropTwoShardsOneFails(t *testing.T) {
+	ctx := testCtx(t, 60*time.Second)
+	p0, p1 := startPrimary(t, "primary0"), startPrimary(t, "primary1")
+	require.NoError(t, redistest.FillAllTypes(ctx, p0.Client(), "zero", 100))
+	require.NoError(t, redistest.FillAllTypes(ctx, p1.Client(), "one", 100))
+	cfg := testConfig(t, map[slot.ID]string{0: p0.Addr(), 1: p1.Addr()})
+	cfg.SlotConfig.RecoveryCap = 2
+	var exhaustions atomic.Int32
+	cfg.OnExhausted = func(e slot.Exhaustion) {
+		if e.Slot == 1 {
+			exhaustions.Add(1)
+		}
+	}
+	r := startReplica(t, cfg)
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+	c0, c1 := shardClient(t, r, 0), shardClient(t, r, 1)
+	requireSameDigest(t, ctx, p0.Client(), c0)
+	requireSameDigest(t, ctx, p1.Client(), c1)
+
+	// The union: one key of each shard through one connection.
+	u := unionClient(t, r)
+	vals, err := u.MGet(ctx, "zero:s:0", "one:s:0", "nope").Result()
+	require.NoError(t, err)
+	assert.Equal(t, []any{"value-0", "value-0", nil}, vals)
+	size0, _ := c0.DBSize(ctx).Result()
+	size1, _ := c1.DBSize(ctx).Result()
+	all, err := u.DBSize(ctx).Result()
+	require.NoError(t, err)
+	assert.Equal(t, size0+size1, all)
+	var keys []string
+	for cursor, calls := uint64(0), 0; calls == 0 || cursor != 0; calls++ {
+		require.Less(t, calls, 1000)
+		var page []string
+		page, cursor, err = u.Scan(ctx, cursor, "", 100).Result()
+		require.NoError(t, err)
+		keys = append(keys, page...)
+	}
+	assert.Len(t, keys, int(all))
+
+	p1.Kill()
+	redistest.RequireEventually(t, 30*time.Second, "shard 1 exhausted", func(context.Context) error {
+		if exhaustions.Load() == 0 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	require.NoError(t, redistest.FillAllTypes(ctx, p0.Client(), "more", 100))
+	requireSameDigest(t, ctx, p0.Client(), c0)
+	st0, _ := r.Stats(0)
+	st1, _ := r.Stats(1)
+	assert.Equal(t, slot.Connected, st0.State)
+	assert.Equal(t, slot.Error, st1.State)
+	info, err := redistest.ReplicationInfo(ctx, u)
+	require.NoError(t, err)
+	assert.Equal(t, "down", info["master_link_status"], "the union is down while one shard is")
+	assert.True(t, strings.Contains(info["shard0"], "master_link_status=up"), info["shard0"])
+	assert.True(t, strings.Contains(info["shard1"], "master_link_status=down"), info["shard1"])
+	n, err := u.Exists(ctx, "one:s:0", "more:s:0").Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n, "the failed shard's last data stays readable")
+}
+
+// TestInteropTopologyMismatch: an endpoint that is a replica, not a
+// primary, is a fatal mismatch for the instance; no shard starts.
+func TestInteropTopologyMismatch(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	p := startPrimary(t, "primary")
+	rp := redistest.Start(t, redistest.Options{Name: "replica", Args: redistest.ReplicaOfArgs(p.Port())})
+	cfg := testConfig(t, map[slot.ID]string{0: p.Addr(), 1: rp.Addr()})
+	cfg.Instance.RecoveryCap = 1
+	r := startReplica(t, cfg)
+	redistest.RequireEventually(t, 20*time.Second, "instance error", func(context.Context) error {
+		if info := r.Info(); !strings.Contains(info.LastError, "topology mismatch") {
+			return fmt.Errorf("instance %s, last error %q", info.State, info.LastError)
+		}
+		return nil
+	})
+	info := r.Info()
+	assert.Contains(t, info.LastError, "shard 1 endpoint "+rp.Addr()+" is a replica of 127.0.0.1:"+fmt.Sprint(p.Port()))
+	for _, s := range info.Slots {
+		assert.Equal(t, slot.NoConnect, s.State, "no shard starts on a mismatched topology")
+	}
+	_ = ctx
+}
+
+// TestInteropFrozenEndpointDoesNotBlockInstance: one primary is frozen
+// (SIGSTOP) before the replica starts. Its role probe times out as
+// unreachable, the instance still connects, and the other shard syncs.
+func TestInteropFrozenEndpointDoesNotBlockInstance(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	p0, p1 := startPrimary(t, "primary0"), startPrimary(t, "primary1")
+	require.NoError(t, redistest.FillAllTypes(ctx, p0.Client(), "zero", 50))
+	p1.Stop()
+	r := startReplica(t, testConfig(t, map[slot.ID]string{0: p0.Addr(), 1: p1.Addr()}))
+	waitState(t, r, 0, slot.Connected, 10*time.Second)
+	requireSameDigest(t, ctx, p0.Client(), shardClient(t, r, 0))
+	assert.Equal(t, "Connected", string(r.Info().State))
+	st1, _ := r.Stats(1)
+	assert.NotEqual(t, slot.Connected, st1.State)
+
+	p1.Cont()
+	waitState(t, r, 1, slot.Connected, 20*time.Second)
+}

@@ -1,0 +1,295 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/replsm/replsm/redis/server"
+	core "github.com/replsm/replsm/replica"
+	"github.com/replsm/replsm/slot"
+)
+
+// Replica follows one Redis primary per shard and serves reads of the
+// union of the shards. It is the core.Driver of its instance and, through
+// SlotDriver, the slot.Driver of its shards: the core machines decide when
+// to sync, fail, back off and recover; the Replica speaks the Redis
+// protocol.
+type Replica struct {
+	cfg   Config
+	clk   clock.Clock
+	log   *slog.Logger
+	inst  *core.Instance
+	order []*shard // by id
+	byID  map[slot.ID]*shard
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	srv     *server.Server
+	port    int                     // announced with REPLCONF listening-port
+	metas   map[slot.Session]func() // cancel of each meta probe in flight
+	wg      sync.WaitGroup          // every goroutine the Replica starts
+}
+
+// New checks cfg and builds a Replica with one slot per shard, all in
+// NoConnect. Nothing is dialled or bound until Start. clk is the clock of
+// every timer (clock.New() in production, a mock in tests).
+func New(cfg Config, clk clock.Clock) (*Replica, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if clk == nil {
+		return nil, fmt.Errorf("%w: nil clock", ErrInvalidConfig)
+	}
+	cfg.Shards = maps.Clone(cfg.Shards) // the caller's map stays the caller's
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Replica{cfg: cfg, clk: clk, log: log, byID: map[slot.ID]*shard{}, metas: map[slot.Session]func(){}}
+	inst, err := core.New(core.Options{
+		Slot: slot.Options{
+			Clock: clk, Driver: slotDriver{r}, Logger: log, Observers: cfg.Observers,
+			OnExhausted: cfg.OnExhausted, Seed: cfg.Seed,
+		},
+		Driver:     r,
+		Config:     cfg.Instance,
+		SlotConfig: cfg.SlotConfig,
+		Observers:  cfg.InstanceObservers,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.inst = inst
+	ids := make([]slot.ID, 0, len(cfg.Shards))
+	for id := range cfg.Shards {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		s, err := inst.AddSlot(id, cfg.Shards[id])
+		if err != nil {
+			return nil, err
+		}
+		sh := newShard(id, cfg.Shards[id], s, clk)
+		r.order = append(r.order, sh)
+		r.byID[id] = sh
+	}
+	return r, nil
+}
+
+// Start binds the read port, starts the core's schedulers and points the
+// instance at the shards (SlaveOf), which runs the meta step and then
+// starts every shard. Unreachable primaries are not an error here: their
+// slots fail and recover on their own. It returns the listen error, or
+// ErrClosed after Close or on a second call.
+func (r *Replica) Start() error {
+	r.mu.Lock()
+	if r.closed || r.started {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	r.started = true
+	r.mu.Unlock()
+
+	srv, err := server.Listen(r.cfg.ListenAddr, r.handle, r.log)
+	if err != nil {
+		return fmt.Errorf("redis replica: listen on %s: %w", r.cfg.ListenAddr, err)
+	}
+	port := r.cfg.ListeningPort
+	if port == 0 {
+		_, p, _ := net.SplitHostPort(srv.Addr())
+		port, _ = strconv.Atoi(p)
+	}
+	r.mu.Lock()
+	if r.closed { // Close raced with Start
+		r.mu.Unlock()
+		return errors.Join(ErrClosed, srv.Close())
+	}
+	r.srv, r.port = srv, port
+	r.mu.Unlock()
+
+	r.inst.Start()
+	if _, err := r.inst.SlaveOf(r.masterLabel()); err != nil {
+		return err
+	}
+	return nil
+}
+
+// masterLabel names the instance's "master" in its records: the list of
+// shard endpoints, since no single master speaks for all of them.
+func (r *Replica) masterLabel() string {
+	parts := make([]string, len(r.order))
+	for i, sh := range r.order {
+		parts[i] = strconv.Itoa(int(sh.id)) + "=" + sh.endpoint
+	}
+	return strings.Join(parts, ",")
+}
+
+// Close stops serving, stops the core's schedulers, ends every session and
+// meta probe and waits for all of their goroutines. Shard states stay as
+// they were. Close is idempotent.
+func (r *Replica) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	srv := r.srv
+	r.mu.Unlock()
+
+	// Timers first, so no transition starts a session while we stop them.
+	r.inst.Stop()
+	var err error
+	if srv != nil {
+		err = srv.Close()
+	}
+	r.mu.Lock()
+	for _, sh := range r.order {
+		if sh.live != nil {
+			sh.live.stop("replica closing")
+		}
+	}
+	for _, cancel := range r.metas {
+		cancel()
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+	return err
+}
+
+// Addr is the address reads are served on ("" before Start).
+func (r *Replica) Addr() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.srv == nil {
+		return ""
+	}
+	return r.srv.Addr()
+}
+
+// Instance is the core instance machine (for WaitSynced, Info, operator
+// commands).
+func (r *Replica) Instance() *core.Instance { return r.inst }
+
+// Info is the core's instance and slot status.
+func (r *Replica) Info() core.Info { return r.inst.Info() }
+
+// ShardIDs lists the configured shards in order.
+func (r *Replica) ShardIDs() []slot.ID {
+	ids := make([]slot.ID, len(r.order))
+	for i, sh := range r.order {
+		ids[i] = sh.id
+	}
+	return ids
+}
+
+// Cursor is where shard id's data stands in its primary's history.
+func (r *Replica) Cursor(id slot.ID) (Cursor, error) {
+	sh, err := r.shard(id)
+	if err != nil {
+		return Cursor{}, err
+	}
+	return sh.cursor(), nil
+}
+
+// Stats returns shard id's counters and position.
+func (r *Replica) Stats(id slot.ID) (ShardStats, error) {
+	sh, err := r.shard(id)
+	if err != nil {
+		return ShardStats{}, err
+	}
+	return sh.stats(), nil
+}
+
+// Reset is the operator's way out of Error for shard id: NoConnect with a
+// fresh retry budget, and a new sync at once if the instance is up. It
+// returns the slot's error (fsm.ErrNotAllowed when the shard is not in
+// Error).
+func (r *Replica) Reset(id slot.ID, reason string) error {
+	sh, err := r.shard(id)
+	if err != nil {
+		return err
+	}
+	_, err = sh.slot.Reset(reason)
+	return err
+}
+
+func (r *Replica) shard(id slot.ID) (*shard, error) {
+	sh, ok := r.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownShard, id)
+	}
+	return sh, nil
+}
+
+func (r *Replica) listeningPort() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.port
+}
+
+// SlotDriver is the slot.Driver the Replica's shards run with. It is a
+// separate value because slot.Driver's Close(slot, session, reason) and the
+// Replica's own Close() cannot share a method name.
+func (r *Replica) SlotDriver() slot.Driver { return slotDriver{r} }
+
+// slotDriver carries out the shards' effects.
+type slotDriver struct{ r *Replica }
+
+// Sync starts a session for req on its own goroutine. The shard's previous
+// session, if still running, is stopped (the slot already closed it) and the
+// new one waits for it to exit before it dials.
+func (d slotDriver) Sync(req slot.Request) error {
+	r := d.r
+	sh, err := r.shard(req.Slot)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	var prev <-chan struct{}
+	if sh.live != nil {
+		sh.live.stop("superseded by session " + strconv.FormatUint(uint64(req.Session), 10))
+		prev = sh.live.done
+	}
+	s := newSession(r, sh, req, prev)
+	sh.live = s
+	r.wg.Add(1)
+	go s.run()
+	return nil
+}
+
+// Close ends session sess because its slot left it. It does not wait for
+// the session to exit: it may be running on that session's own goroutine.
+func (d slotDriver) Close(id slot.ID, sess slot.Session, reason string) {
+	r := d.r
+	sh, ok := r.byID[id]
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	live := sh.live
+	r.mu.Unlock()
+	if live != nil && live.id == sess {
+		live.stop(reason)
+	}
+}
+
+var (
+	_ core.Driver = (*Replica)(nil)
+	_ slot.Driver = slotDriver{}
+)
