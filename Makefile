@@ -49,6 +49,7 @@ demo: deps
 # benchstat (ratios are what count on a small, noisy machine):
 #   SlotTransition vs LooplabEvent          target <= 1.5x time
 #   SlotTransitionParallel vs SlotTransition target >= 1.6x throughput at -cpu 2
+#     (LooplabEventParallel vs LooplabEvent shows what this machine allows)
 #   SchedulerMock100k vs NaiveMockTimers1k   target >= 100x cheaper per timer
 #   SlotMemory16k                            target <= 4096 B/slot
 BENCHSTAT := $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
@@ -56,6 +57,7 @@ bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) -cpu 2 ./slot/ ./timeouts/ > bench.out
 	$(BENCHSTAT) -filter '.name:(LooplabEvent OR SlotTransition)' -col .name bench.out
 	$(BENCHSTAT) -filter '.name:(SlotTransition OR SlotTransitionParallel)' -col .name bench.out
+	$(BENCHSTAT) -filter '.name:(LooplabEvent OR LooplabEventParallel)' -col .name bench.out
 	$(BENCHSTAT) -filter '.name:(NaiveMockTimers1k OR SchedulerMock100k)' -col .name bench.out
 	$(BENCHSTAT) -filter '.name:SlotMemory16k' bench.out
 

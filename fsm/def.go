@@ -45,7 +45,7 @@ func Compile[S ~string, E ~string](spec Spec[S, E]) (*Def[S, E], error) {
 		d.descs = append(d.descs, looplab.EventDesc{Name: string(t.Event), Src: src, Dst: string(t.Dst)})
 	}
 	d.executors.New = func() any {
-		return looplab.NewFSM(string(d.initial), d.descs, nil)
+		return &executor{fsm: looplab.NewFSM(string(d.initial), d.descs, nil), state: string(d.initial)}
 	}
 	return d, nil
 }
@@ -85,22 +85,43 @@ func (d *Def[S, E]) HasEvent(e E) bool { return d.events[e] }
 // because a cancelled context wedges a looplab machine for good.
 var never = context.Background()
 
+// executor is a pooled looplab machine and the state it was left in, so
+// the common case (the same machine firing again) needs no SetState.
+type executor struct {
+	fsm   *looplab.FSM
+	state string
+}
+
 // step runs one transition on a pooled looplab executor and returns the
 // destination. A legal self-loop is a success.
 func (d *Def[S, E]) step(from S, ev E) (S, error) {
-	x := d.executors.Get().(*looplab.FSM)
+	x := d.executors.Get().(*executor)
 	defer d.executors.Put(x)
-	x.SetState(string(from))
-	err := x.Event(never, string(ev))
+	if x.state != string(from) {
+		x.fsm.SetState(string(from))
+	}
+	err := x.fsm.Event(never, string(ev))
+	x.state = x.fsm.Current()
+	if err == nil {
+		return S(x.state), nil
+	}
+	if err = stepError(err); err != nil {
+		return from, err
+	}
+	return S(x.state), nil
+}
+
+// stepError maps looplab's errors to ours; a legal self-loop is no error.
+func stepError(err error) error {
 	var noTransition looplab.NoTransitionError
 	switch {
-	case err == nil, errors.As(err, &noTransition) && noTransition.Err == nil:
-		return S(x.Current()), nil
+	case errors.As(err, &noTransition) && noTransition.Err == nil:
+		return nil
 	case errors.As(err, new(looplab.UnknownEventError)):
-		return from, ErrUnknownEvent
+		return ErrUnknownEvent
 	case errors.As(err, new(looplab.InvalidEventError)):
-		return from, ErrNotAllowed
+		return ErrNotAllowed
 	default:
-		return from, fmt.Errorf("fsm: looplab: %w", err)
+		return fmt.Errorf("fsm: looplab: %w", err)
 	}
 }

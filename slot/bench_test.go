@@ -31,6 +31,30 @@ func BenchmarkLooplabEvent(b *testing.B) {
 	}
 }
 
+// BenchmarkLooplabEventParallel is the baseline for the parallel slot
+// benchmark: how far raw looplab scales on this machine, each goroutine on
+// its own machine.
+func BenchmarkLooplabEventParallel(b *testing.B) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		f := looplab.NewFSM(string(NoConnect), looplab.Events{
+			{Name: string(EvDetach), Src: []string{string(NoConnect)}, Dst: string(Detached)},
+			{Name: string(EvResume), Src: []string{string(Detached)}, Dst: string(NoConnect)},
+		}, nil)
+		ctx := context.Background()
+		for i := 0; pb.Next(); i++ {
+			ev := string(EvDetach)
+			if i%2 == 1 {
+				ev = string(EvResume)
+			}
+			if err := f.Event(ctx, ev); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
 type nopDriver struct{}
 
 func (nopDriver) Sync(Request) error        { return nil }
