@@ -46,7 +46,7 @@ func (s *Slot) deliver(o *output) {
 		req := Request{Slot: s.id, Endpoint: s.endpoint, Session: o.session, Full: o.full}
 		if err := rt.opts.Driver.Sync(req); err != nil {
 			// The request never left: the session fails now, if still live.
-			_, _ = s.Deliver(o.session, EvFail, "send sync request: "+err.Error())
+			_ = s.FailUnreached(o.session, "send sync request: "+err.Error())
 		}
 	case outClose:
 		rt.opts.Driver.Close(s.id, o.session, o.reason)

@@ -65,6 +65,24 @@ func (s *Slot) DBSyncDone(sess Session) error { return s.deliver1(sess, EvDBSync
 // Fail: the request, transfer or stream of session sess failed.
 func (s *Slot) Fail(sess Session, reason string) error { return s.deliver1(sess, EvFail, reason) }
 
+// FailUnreached: session sess failed before its request reached the primary
+// (connection refused, dial timeout). It is a fail like any other, except
+// that it does not count toward the FullSyncAfter escalation: an
+// unreachable primary says nothing about whether incremental sync works.
+func (s *Slot) FailUnreached(sess Session, reason string) error {
+	s.mu.Lock()
+	if sess == 0 || sess != s.session {
+		err := s.staleLocked(sess, string(EvFail))
+		s.unlockAndFlush()
+		return err
+	}
+	s.unreached = true
+	_, err := s.fire(EvFail, reason)
+	s.unreached = false
+	s.unlockAndFlush()
+	return err
+}
+
 func (s *Slot) deliver1(sess Session, ev Event, reason string) error {
 	_, err := s.Deliver(sess, ev, reason)
 	return err

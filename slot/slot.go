@@ -55,6 +55,7 @@ type Slot struct {
 	backoffStep  int
 	incFailures  int
 	fullSyncDue  bool
+	unreached    bool // the failing request never reached the primary
 	exhausted    bool
 	lastErr      string
 	rng          *rand.Rand

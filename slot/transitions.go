@@ -125,7 +125,9 @@ func (s *Slot) enterError(rec *Record, from State) {
 	if rec.Reason != "" {
 		s.lastErr += ": " + rec.Reason
 	}
-	if from == WaitReply && !s.fullSession {
+	if s.unreached {
+		rec.Attrs = append(rec.Attrs, slog.Bool("reached", false))
+	} else if from == WaitReply && !s.fullSession {
 		s.incFailures++
 		if s.incFailures >= s.cfg.FullSyncAfter && !s.fullSyncDue {
 			s.fullSyncDue = true

@@ -32,6 +32,7 @@ func TestDemo(t *testing.T) {
 		assert.Equal(t, sh.PrimaryOffset, sh.ReplicaOffset)
 	}
 	assert.Equal(t, uint64(1), sum.Shards[0].Exhaustions)
+	assert.Equal(t, uint64(1), sum.Shards[0].FullSyncs, "refused dials say nothing about incremental sync: no escalation")
 	assert.GreaterOrEqual(t, sum.Shards[0].PartialSyncs, uint64(2), "cut and reset both resume with +CONTINUE")
 	assert.GreaterOrEqual(t, sum.Shards[1].PartialSyncs, uint64(1))
 	assert.Equal(t, uint64(2), sum.Shards[2].FullSyncs, "the initial one and the one after the restart")

@@ -112,6 +112,9 @@ func (s *session) logger() *slog.Logger {
 	return s.rep.log.With(slog.String("id", s.sh.id.String()), slog.Uint64("session", uint64(s.id)))
 }
 
+// errUnreached marks a session that never reached its primary.
+var errUnreached = errors.New("primary unreachable")
+
 // run is the session's goroutine: wait for the previous session of the
 // shard to end, dial, sync, stream, and report how it ended.
 func (s *session) run() {
@@ -138,7 +141,11 @@ func (s *session) run() {
 		s.sh.slot.RequestFullSync()
 	}
 	s.sh.noteFailure(err)
-	if ferr := s.sh.slot.Fail(s.id, err.Error()); ferr != nil {
+	fail := s.sh.slot.Fail
+	if errors.Is(err, errUnreached) {
+		fail = s.sh.slot.FailUnreached // says nothing about incremental sync
+	}
+	if ferr := fail(s.id, err.Error()); ferr != nil {
 		s.logger().Debug("failure not delivered", slog.String("err", err.Error()), slog.String("why", ferr.Error()))
 	}
 }
@@ -146,7 +153,7 @@ func (s *session) run() {
 // sync runs the session's phases in order and returns why it ended.
 func (s *session) sync() error {
 	if err := s.dial(); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errUnreached, err)
 	}
 	s.lastRead.Store(s.rep.clk.Now().UnixNano())
 	s.rep.wg.Add(1)
