@@ -83,7 +83,7 @@ func NewCursorBatcher(st Store, clk clock.Clock, opts BatcherOptions) (*CursorBa
 // Advance records c as slot's latest cursor. It does no I/O; the first
 // Advance after a flush arms the flush timer.
 func (b *CursorBatcher) Advance(slot string, c Cursor) error {
-	if err := validateSlot(slot); err != nil {
+	if err := validateCursor(slot, c); err != nil {
 		return err
 	}
 	b.mu.Lock()

@@ -361,8 +361,8 @@ func (b *Bolt) LoadCursor(slot string) (c Cursor, ok bool, err error) {
 
 // SaveCursors implements Store: one fsync for the whole batch.
 func (b *Bolt) SaveCursors(cursors map[string]Cursor) error {
-	for slot := range cursors {
-		if err := validateSlot(slot); err != nil {
+	for slot, c := range cursors {
+		if err := validateCursor(slot, c); err != nil {
 			return err
 		}
 	}
@@ -638,19 +638,60 @@ func u64(v uint64) []byte {
 	return b[:]
 }
 
-// encodeCursor: 8 bytes of offset (big endian) then the replication id.
+// Cursor records come in two forms. The plain form, for cursors with only
+// ID and Offset, is 8 bytes of offset (big endian) then the ID. The extended
+// form, for cursors with a DB or File, is 8 bytes of offset, the marker
+// byte 0xFF (never the first byte of a valid UTF-8 ID, so the two forms
+// cannot be confused), a format byte, then the ID and File as
+// uvarint-length strings with the DB as a varint between them. Plain
+// cursors are written in the plain form, so files written before the
+// extended form existed read back unchanged and stay byte-identical.
+const (
+	cursorExtMarker = 0xFF
+	cursorExtFormat = 1
+)
+
 func encodeCursor(c Cursor) []byte {
-	out := make([]byte, 8+len(c.ID))
+	if c.DB == 0 && c.File == "" {
+		out := make([]byte, 8+len(c.ID))
+		binary.BigEndian.PutUint64(out, uint64(c.Offset))
+		copy(out[8:], c.ID)
+		return out
+	}
+	out := make([]byte, 8, 8+2+3*binary.MaxVarintLen64+len(c.ID)+len(c.File))
 	binary.BigEndian.PutUint64(out, uint64(c.Offset))
-	copy(out[8:], c.ID)
-	return out
+	out = append(out, cursorExtMarker, cursorExtFormat)
+	out = appendString(out, c.ID)
+	out = binary.AppendVarint(out, int64(c.DB))
+	return appendString(out, c.File)
 }
 
 func decodeCursor(v []byte) (Cursor, error) {
 	if len(v) < 8 {
 		return Cursor{}, corruptf("cursor record of %d bytes, want at least 8", len(v))
 	}
-	return Cursor{Offset: int64(binary.BigEndian.Uint64(v)), ID: string(v[8:])}, nil
+	off := int64(binary.BigEndian.Uint64(v))
+	if len(v) == 8 || v[8] != cursorExtMarker {
+		return Cursor{Offset: off, ID: string(v[8:])}, nil
+	}
+	r := &recordReader{b: v[9:]}
+	if f := r.byte("cursor format"); r.err == nil && f != cursorExtFormat {
+		return Cursor{}, corruptf("cursor record format %d, want %d", f, cursorExtFormat)
+	}
+	c := Cursor{Offset: off, ID: r.string("cursor id")}
+	db := r.varint("cursor db")
+	if r.err == nil && (db < math.MinInt32 || db > math.MaxInt32) {
+		r.fail("cursor db")
+	}
+	c.DB = int(db)
+	c.File = r.string("cursor file")
+	switch {
+	case r.err != nil:
+		return Cursor{}, corruptf("cursor record: %v", r.err)
+	case len(r.b) != 0:
+		return Cursor{}, corruptf("cursor record: %d trailing bytes", len(r.b))
+	}
+	return c, nil
 }
 
 // Milestone records are a compact binary form (decoding JSON dominated

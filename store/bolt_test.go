@@ -192,6 +192,11 @@ func TestBoltCorruptFilesAreRefusedUntouched(t *testing.T) {
 				return tx.Bucket(bucketCursors).Put([]byte("slot/0"), []byte{1, 2})
 			})
 		},
+		"garbled extended cursor record": func(t *testing.T, path string) {
+			rawUpdate(t, path, func(tx *bolt.Tx) error {
+				return tx.Bucket(bucketCursors).Put([]byte("slot/0"), []byte{0, 0, 0, 0, 0, 0, 0, 1, cursorExtMarker, cursorExtFormat, 40, 'x'})
+			})
+		},
 		"index out of step": func(t *testing.T, path string) {
 			rawUpdate(t, path, func(tx *bolt.Tx) error {
 				return tx.Bucket(bucketKeys).Delete([]byte("slot/0/full_sync_completed/session/0"))

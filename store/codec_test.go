@@ -63,3 +63,73 @@ func FuzzDecodeMilestone(f *testing.F) {
 		assert.Equal(t, m, m2)
 	})
 }
+
+func TestCursorCodecRoundTrip(t *testing.T) {
+	for _, c := range []Cursor{
+		{},
+		{ID: "abc", Offset: 10},
+		{Offset: -1},
+		{ID: "0123456789012345678901234567890123456789", Offset: 1 << 40, DB: 3, File: "shard-0.7.rdb"},
+		{DB: -2},
+		{File: "f"},
+		{ID: "ünï", Offset: math.MaxInt64, DB: math.MaxInt32, File: "côdé"},
+	} {
+		data := encodeCursor(c)
+		got, err := decodeCursor(data)
+		require.NoError(t, err)
+		assert.Equal(t, c, got)
+		if c.DB == 0 && c.File == "" {
+			// The plain form: what files written before DB and File existed hold.
+			assert.Len(t, data, 8+len(c.ID))
+			continue
+		}
+		// Every strict prefix of an extended record is rejected, never a panic.
+		for i := 9; i < len(data); i++ {
+			_, err := decodeCursor(data[:i])
+			assert.ErrorIs(t, errAsCorrupt(err), errCorruptMarker, "prefix %d", i)
+		}
+		_, err = decodeCursor(append(data, 0))
+		assert.Error(t, err, "trailing bytes")
+	}
+	_, err := decodeCursor([]byte{0, 0, 0, 0, 0, 0, 0, 1, cursorExtMarker, 9})
+	assert.ErrorIs(t, errAsCorrupt(err), errCorruptMarker, "unknown extended format")
+}
+
+func TestCursorValidation(t *testing.T) {
+	implementations(t, func(t *testing.T, st Store) {
+		for name, c := range map[string]Cursor{
+			"id not UTF-8":   {ID: "\xff\x00"},
+			"file not UTF-8": {File: "\xfe"},
+			"id too long":    {ID: string(make([]byte, MaxKeyLen+1))},
+		} {
+			err := st.SaveCursors(map[string]Cursor{"slot/0": c})
+			assert.ErrorIs(t, err, ErrInvalidInput, name)
+		}
+		_, ok, err := st.LoadCursor("slot/0")
+		require.NoError(t, err)
+		assert.False(t, ok, "a refused batch writes nothing")
+		want := Cursor{ID: "r", Offset: 5, DB: 2, File: "shard-0.1.rdb"}
+		require.NoError(t, st.SaveCursors(map[string]Cursor{"slot/0": want}))
+		got, ok, err := st.LoadCursor("slot/0")
+		require.NoError(t, err)
+		assert.True(t, ok)
+		assert.Equal(t, want, got)
+	})
+}
+
+func FuzzDecodeCursor(f *testing.F) {
+	f.Add(encodeCursor(Cursor{ID: "abc", Offset: 3}))
+	f.Add(encodeCursor(Cursor{ID: "abc", Offset: 3, DB: 1, File: "x.rdb"}))
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0xff, 1, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := decodeCursor(data)
+		if err != nil {
+			return
+		}
+		if len(data) > 8 && data[8] == cursorExtMarker || c.DB != 0 || c.File != "" {
+			again, err := decodeCursor(encodeCursor(c))
+			require.NoError(t, err)
+			assert.Equal(t, c, again)
+		}
+	})
+}

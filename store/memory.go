@@ -49,8 +49,8 @@ func (s *Memory) LoadCursor(slot string) (Cursor, bool, error) {
 
 // SaveCursors implements Store. The batch is applied all or nothing.
 func (s *Memory) SaveCursors(cursors map[string]Cursor) error {
-	for slot := range cursors {
-		if err := validateSlot(slot); err != nil {
+	for slot, c := range cursors {
+		if err := validateCursor(slot, c); err != nil {
 			return err
 		}
 	}

@@ -13,9 +13,16 @@ import (
 // resumes after a restart. In Redis terms it is the replication id and the
 // offset within it; in Pika terms the binlog file number and offset folded
 // into one position.
+//
+// DB and File are optional. A Redis replica records the database the
+// stream had SELECTed at Offset (a primary does not repeat SELECT after a
+// partial resync) and the snapshot file, relative to its state directory,
+// that holds the data the cursor stands on.
 type Cursor struct {
 	ID     string `json:"id"`
 	Offset int64  `json:"offset"`
+	DB     int    `json:"db,omitempty"`
+	File   string `json:"file,omitempty"`
 }
 
 // Milestone kinds emitted by the replication machines. Kind is a free-form
@@ -57,6 +64,9 @@ type Store interface {
 	// LoadCursor returns the saved cursor of slot and whether there was one.
 	LoadCursor(slot string) (Cursor, bool, error)
 	// SaveCursors writes all cursors of the batch in one durable transaction.
+	// A batch with an invalid slot name, or a cursor whose ID or File is not
+	// valid UTF-8 or longer than MaxKeyLen, fails with ErrInvalidInput and
+	// writes nothing.
 	SaveCursors(cursors map[string]Cursor) error
 	// AppendMilestone makes m durable (fsync) before it returns, with Seq
 	// assigned. Appending a Key that is still pending returns the pending
@@ -100,6 +110,24 @@ func validateSlot(slot string) error {
 		return fmt.Errorf("%w: slot name of %d bytes exceeds %d", ErrInvalidInput, len(slot), MaxSlotLen)
 	case !utf8.ValidString(slot):
 		return fmt.Errorf("%w: slot name %q is not valid UTF-8", ErrInvalidInput, slot)
+	}
+	return nil
+}
+
+// validateCursor rejects what the cursor codec could not round-trip: an ID
+// or File that is not valid UTF-8 (a stored ID never starts with the 0xFF
+// byte that marks the extended record form) or longer than MaxKeyLen.
+func validateCursor(slot string, c Cursor) error {
+	if err := validateSlot(slot); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, v string }{{"id", c.ID}, {"file", c.File}} {
+		switch {
+		case len(f.v) > MaxKeyLen:
+			return fmt.Errorf("%w: cursor of slot %q: %s of %d bytes exceeds %d", ErrInvalidInput, slot, f.name, len(f.v), MaxKeyLen)
+		case !utf8.ValidString(f.v):
+			return fmt.Errorf("%w: cursor of slot %q: %s %q is not valid UTF-8", ErrInvalidInput, slot, f.name, f.v)
+		}
 	}
 	return nil
 }

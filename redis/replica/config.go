@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/replsm/replsm/outbox"
 	core "github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
 )
@@ -74,13 +75,60 @@ type Config struct {
 
 	// Seed makes the backoff jitter repeatable.
 	Seed uint64
+
+	// StateDir, when set, makes the replica survive restarts: every shard's
+	// keyspace is written there as an RDB snapshot (shard-<id>.<gen>.rdb)
+	// together with its cursor (replication id, offset, database, file) in
+	// the store file replsm.db, and a restarted replica loads both and
+	// resumes with PSYNC from the cursor. The directory must exist and be
+	// writable; New fails otherwise. Empty keeps everything in memory: a
+	// restarted replica starts empty and does a full sync.
+	StateDir string
+
+	// SnapshotInterval bounds how stale a shard's snapshot in StateDir gets
+	// while it streams: once this long has passed since the last one and
+	// write commands were applied since, the next one is taken. Snapshots
+	// are also taken after every full sync and at Close. Must be > 0 when
+	// StateDir is set.
+	SnapshotInterval time.Duration
+
+	// SnapshotBytes also triggers a snapshot once this many stream bytes
+	// were applied since the last one, keeping the gap a restart must
+	// fetch from the primary's backlog below it (size it under the
+	// primary's repl-backlog-size). Zero: no byte trigger. A shard never
+	// has more than one snapshot waiting or being written, so a fast
+	// stream costs at most one snapshot at a time per shard.
+	SnapshotBytes int64
+
+	// Notify, when set, receives milestones (shard connected, full sync
+	// completed with its offset, shard exhausted, instance error and
+	// recovery) at least once: each is appended durably to the store under
+	// the machine's lock in the same step as its transition, then
+	// delivered in order with backoff and a circuit breaker
+	// (outbox.Outbox); milestones left undelivered by an earlier run are
+	// replayed at Start. Without StateDir the outbox is kept in memory
+	// and does not survive the process. outbox.NewHTTPSink builds the
+	// usual sink.
+	Notify outbox.Sink
+
+	// Outbox tunes delivery to Notify: backoff, breaker threshold and
+	// cooldown, backlog warning threshold. Zero fields take the outbox
+	// defaults; a nil Logger uses Logger.
+	Outbox outbox.Config
 }
+
+// Snapshot defaults (DefaultConfig).
+const (
+	DefaultSnapshotInterval       = time.Minute
+	DefaultSnapshotBytes    int64 = 64 << 20
+)
 
 // DefaultConfig returns the numbers a production replica starts from: the
 // core's slot defaults (20 s keepalive, 10 s reply timeout, 5 recoveries),
 // the core's instance defaults with IdleTimeout 0, ACK every second, a 5 s
-// dial timeout and a 60 s read timeout (Redis's repl-timeout). Shards and
-// ListenAddr are left for the caller.
+// dial timeout and a 60 s read timeout (Redis's repl-timeout), and with a
+// StateDir a snapshot every minute or 64 MiB of stream. Shards, ListenAddr,
+// StateDir and Notify are left for the caller.
 func DefaultConfig() Config {
 	inst := core.DefaultConfig()
 	inst.IdleTimeout = 0
@@ -90,6 +138,9 @@ func DefaultConfig() Config {
 		AckPeriod:   time.Second,
 		DialTimeout: 5 * time.Second,
 		ReadTimeout: 60 * time.Second,
+
+		SnapshotInterval: DefaultSnapshotInterval,
+		SnapshotBytes:    DefaultSnapshotBytes,
 	}
 }
 
@@ -120,6 +171,12 @@ func (c Config) Validate() error {
 		if d.v <= 0 {
 			return fmt.Errorf("%w: %s must be > 0, got %s", ErrInvalidConfig, d.name, d.v)
 		}
+	}
+	if c.StateDir != "" && c.SnapshotInterval <= 0 {
+		return fmt.Errorf("%w: SnapshotInterval must be > 0 with a StateDir, got %s", ErrInvalidConfig, c.SnapshotInterval)
+	}
+	if c.SnapshotInterval < 0 || c.SnapshotBytes < 0 {
+		return fmt.Errorf("%w: SnapshotInterval and SnapshotBytes must be >= 0, got %s and %d", ErrInvalidConfig, c.SnapshotInterval, c.SnapshotBytes)
 	}
 	if c.DialTimeout >= c.Instance.MetaTimeout {
 		return fmt.Errorf("%w: DialTimeout %s must be shorter than Instance.MetaTimeout %s (the meta step probes every endpoint within it)",

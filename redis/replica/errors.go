@@ -15,6 +15,15 @@ var (
 	// answer such an id with its message.
 	ErrUnknownShard = errors.New("redis replica: unknown shard")
 
+	// ErrStateDir is returned by New when Config.StateDir cannot hold the
+	// replica's state: it does not exist, is not a directory, or a probe
+	// file cannot be created, written and synced in it (read-only, full,
+	// no permission). The message names the path and the cause. Problems
+	// with the store file itself come back as the store's errors
+	// (store.ErrCorruptStore, store.ErrStoreUnavailable, store.ErrStoreLocked),
+	// whose messages name the file and what to do.
+	ErrStateDir = errors.New("redis replica: unusable state directory")
+
 	// ErrClosed is returned by Start after Close or when called twice, and
 	// by the slot driver's Sync once Close has begun.
 	ErrClosed = errors.New("redis replica: closed")
