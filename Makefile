@@ -6,7 +6,7 @@ APT_PKGS := redis-server redis-tools graphviz nodejs npm
 BENCH    ?= .
 COUNT    ?= 6
 
-.PHONY: all deps deps-apt deps-npm test demo bench bench-core statecharts bench-interop fuzz vet
+.PHONY: all deps deps-apt deps-npm test demo bench statecharts bench-interop vet
 
 all: test
 
@@ -60,6 +60,12 @@ bench:
 	$(BENCHSTAT) -filter '.name:(LooplabEvent OR LooplabEventParallel)' -col .name bench.out
 	$(BENCHSTAT) -filter '.name:(NaiveMockTimers1k OR SchedulerMock100k)' -col .name bench.out
 	$(BENCHSTAT) -filter '.name:SlotMemory16k' bench.out
+
+# bench-interop: under the same redis-benchmark SET load on a real primary,
+# our replica and a real redis-server replica side by side: applied ops/s
+# and lag percentiles (see internal/benchinterop).
+bench-interop: deps
+	$(GO) run ./internal/benchinterop
 
 statecharts: deps
 	$(GO) run ./internal/charts/gen
