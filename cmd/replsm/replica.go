@@ -15,6 +15,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"github.com/replsm/replsm/outbox"
 	"github.com/replsm/replsm/redis/replica"
 	"github.com/replsm/replsm/slot"
 )
@@ -82,6 +83,10 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	replyTimeout := fs.Duration("reply-timeout", 10*time.Second, "how long a shard waits for its primary's PSYNC reply")
 	recoveryCap := fs.Int("cap", 5, "recoveries a shard makes on its own before it stays in Error (REPLSM.RESET to retry)")
 	readTimeout := fs.Duration("read-timeout", 60*time.Second, "drop a connection to a primary silent for this long, in every phase")
+	stateDir := fs.String("state-dir", "", "directory (must exist) for each shard's snapshot and cursor and the milestone outbox, so a restart resumes with PSYNC; empty keeps everything in memory")
+	snapEvery := fs.Duration("snapshot-interval", replica.DefaultSnapshotInterval, "with --state-dir: snapshot a streaming shard at most this long after it changed")
+	snapBytes := fs.Int64("snapshot-bytes", replica.DefaultSnapshotBytes, "with --state-dir: also snapshot a shard after this many stream bytes (0: off); keep it under the primary's repl-backlog-size")
+	notifyURL := fs.String("notify-url", "", "POST milestones (full sync completed, shard exhausted, ...) as JSON to this http(s) URL, at least once, with an Idempotency-Key header")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -101,6 +106,10 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return usageErr("--keepalive, --reply-timeout and --read-timeout must be > 0")
 	case *recoveryCap < 1:
 		return usageErr("--cap must be >= 1, got %d", *recoveryCap)
+	case *snapEvery <= 0:
+		return usageErr("--snapshot-interval must be > 0, got %s", *snapEvery)
+	case *snapBytes < 0:
+		return usageErr("--snapshot-bytes must be >= 0, got %d", *snapBytes)
 	}
 	if err := checkListen(*listen); err != nil {
 		return usageErr("--listen: %v", err)
@@ -115,9 +124,25 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	cfg.SlotConfig.RecoveryCap = *recoveryCap
 	cfg.ReadTimeout = *readTimeout
 	cfg.Logger = log
+	cfg.StateDir = *stateDir
+	cfg.SnapshotInterval = *snapEvery
+	cfg.SnapshotBytes = *snapBytes
+	if *notifyURL != "" {
+		sink, err := outbox.NewHTTPSink(*notifyURL, nil)
+		if err != nil {
+			return usageErr("--notify-url: %v", err)
+		}
+		cfg.Notify = sink
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageErr("%v", err)
+	}
+	// What is left to fail is the state dir or its store file: not a usage
+	// problem, and the message says what to do.
 	r, err := replica.New(cfg, clock.New())
 	if err != nil {
-		return usageErr("%v", err)
+		fmt.Fprintf(stderr, "replsm replica: %v\n", err)
+		return 1
 	}
 	// An unreachable primary is not a startup error: the meta step warns,
 	// and the shard's slot retries on its own and reports exhaustion.
@@ -126,7 +151,8 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 		_ = r.Close()
 		return 1
 	}
-	log.Info("replica serving reads", slog.String("addr", r.Addr()), slog.String("shards", shards.String()))
+	log.Info("replica serving reads", slog.String("addr", r.Addr()), slog.String("shards", shards.String()),
+		slog.String("state_dir", *stateDir), slog.String("notify", *notifyURL))
 	<-ctx.Done()
 	log.Info("replica stopping")
 	if err := r.Close(); err != nil {

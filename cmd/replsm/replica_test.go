@@ -37,6 +37,11 @@ func TestReplicaFlagErrors(t *testing.T) {
 		{"bad duration", []string{"--shard", "0=127.0.0.1:7000", "--reply-timeout", "soon"}, "invalid value"},
 		{"extra argument", []string{"--shard", "0=127.0.0.1:7000", "extra"}, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--nope"}, "flag provided but not defined"},
+		{"notify url scheme", []string{"--shard", "0=127.0.0.1:7000", "--notify-url", "ftp://x/y"}, "--notify-url"},
+		{"notify url without host", []string{"--shard", "0=127.0.0.1:7000", "--notify-url", "http://"}, "has no host"},
+		{"notify url unparsable", []string{"--shard", "0=127.0.0.1:7000", "--notify-url", "http://[::1"}, "--notify-url"},
+		{"zero snapshot interval", []string{"--shard", "0=127.0.0.1:7000", "--snapshot-interval", "0s"}, "--snapshot-interval must be > 0"},
+		{"negative snapshot bytes", []string{"--shard", "0=127.0.0.1:7000", "--snapshot-bytes", "-1"}, "--snapshot-bytes must be >= 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,6 +37,8 @@ func TestConfigValidate(t *testing.T) {
 		{"dial vs meta timeout", func(c *Config) { c.DialTimeout = c.Instance.MetaTimeout }, "shorter than Instance.MetaTimeout"},
 		{"slot config", func(c *Config) { c.SlotConfig.KeepaliveTimeout = 0 }, "KeepaliveTimeout"},
 		{"instance config", func(c *Config) { c.Instance.RecoveryCap = 0 }, "RecoveryCap"},
+		{"snapshot interval with state dir", func(c *Config) { c.StateDir, c.SnapshotInterval = "/tmp", 0 }, "SnapshotInterval must be > 0"},
+		{"negative snapshot bytes", func(c *Config) { c.SnapshotBytes = -1 }, "SnapshotBytes must be >= 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,8 +37,37 @@
 // retries and says so (Config.OnExhausted, INFO, REPLSM.INFO) until an
 // operator resets it (REPLSM.RESET <id>, Replica.Reset).
 //
+// Surviving restarts (Config.StateDir). The keyspace lives in memory, so a
+// saved cursor alone would let a restarted replica continue on top of an
+// empty keyspace. Cursor and data are made durable together, as Redis does
+// with its RDB: between two stream values (every SnapshotInterval of
+// streaming with writes, every SnapshotBytes of stream, after every full
+// sync and at Close) a copy-on-write snapshot of the shard is taken, written
+// as an RDB with the cursor in its repl-id/repl-offset aux fields (temporary
+// file, fsync, rename, directory fsync), and only then is the cursor
+// {replication id, offset, database, file} recorded in the bbolt store
+// replsm.db. At start each shard loads its snapshot and cursor and PSYNCs
+// from there: +CONTINUE when the primary's backlog covers the gap,
+// +FULLRESYNC otherwise. A missing, corrupt or mismatching snapshot makes
+// that shard start empty (a full sync) and the log says why; a corrupt or
+// unreadable store file, or an unusable directory, makes New fail with a
+// message naming the file and what to do, and nothing is overwritten.
+//
+// Milestones (Config.Notify). The slot and instance machines journal
+// their records under their locks; milestone.Journal turns the ones that
+// matter (shard connected, full sync completed with its offset, shard
+// exhausted, instance error and recovery) into milestones appended to the
+// same store, and an outbox.Outbox delivers them afterwards, in order, at
+// least once, with backoff and a circuit breaker; milestones a crashed run
+// left undelivered are replayed at Start. INFO replsm and Info show the
+// backlog, the breaker and a warning above the backlog threshold.
+//
+// Crash tests stop a child process at the points that matter with
+// internal/failpoint (REPLSM_FAILPOINTS); unarmed, the points cost nothing.
+//
 // Goroutines: one per live session plus its ticker (ACKs, read timeout),
-// one per meta step, and the read server's. Close stops them all and waits.
+// one per meta step, the read server's, the snapshot writer and the
+// outbox's deliverer. Close stops them all and waits.
 // A session of a shard starts only after the previous one has exited, so a
 // shard's keyspace and cursor have one writer at a time. All timers run on
 // the injected clock.
@@ -51,7 +80,8 @@
 //	REPLSM.SHARD <id>|ALL   scope this connection's reads (and ROLE, INFO)
 //	                        to one shard, or back to the union
 //	REPLSM.RESET <id>       operator reset of a shard in Error
-//	REPLSM.INFO             the core's instance and slot status
+//	REPLSM.INFO             the core's instance and slot status, and the
+//	                        milestone outbox's backlog and breaker
 //
 // Writes answer "-READONLY You can't write against a read only replica.".
 package replica

@@ -155,6 +155,24 @@ func (r *Replica) writeReplsm(b *strings.Builder, st *connState) {
 		b.WriteString(line)
 		b.WriteString("\r\n")
 	}
+	if r.dur != nil {
+		fmt.Fprintf(b, "state_dir:%s\r\n", oneLine(r.dur.dir))
+		for _, sh := range r.shardsFor(st) {
+			ss := sh.stats()
+			fmt.Fprintf(b, "shard%d_snapshot:replid=%s,offset=%d,db=%d,snapshots=%d,restored=%d",
+				ss.ID, replIDOrZero(ss.Durable), ss.Durable.Offset, ss.Durable.DB, ss.Snapshots, boolDigit(ss.Restored))
+			if ss.SnapshotError != nil {
+				fmt.Fprintf(b, ",last_error=%q", oneLine(ss.SnapshotError.Error()))
+			}
+			b.WriteString("\r\n")
+		}
+	}
+	var info Info
+	r.outboxInfo(&info)
+	for _, line := range info.outboxLines(r.clk.Now()) {
+		b.WriteString(line)
+		b.WriteString("\r\n")
+	}
 }
 
 func replIDOrZero(c Cursor) string {

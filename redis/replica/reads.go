@@ -94,7 +94,7 @@ func (r *Replica) handle(c *server.Conn, args [][]byte) error {
 	case "replsm.reset":
 		return r.cmdReset(c, args)
 	case "replsm.info":
-		return c.WriteBulkString(r.inst.Info().String())
+		return c.WriteBulkString(r.Info().String())
 	case "dbsize", "exists", "keys":
 		return r.sum(c, st, args, name == "keys")
 	case "mget":

@@ -16,6 +16,7 @@ import (
 	"github.com/replsm/replsm/redis/server"
 	core "github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
+	"github.com/replsm/replsm/store"
 )
 
 // Replica follows one Redis primary per shard and serves reads of the
@@ -31,6 +32,9 @@ type Replica struct {
 	order []*shard // by id
 	byID  map[slot.ID]*shard
 
+	dur    *durable  // nil without Config.StateDir
+	notify *notifier // nil without Config.Notify
+
 	mu      sync.Mutex
 	started bool
 	closed  bool
@@ -43,7 +47,14 @@ type Replica struct {
 // New checks cfg and builds a Replica with one slot per shard, all in
 // NoConnect. Nothing is dialled or bound until Start. clk is the clock of
 // every timer (clock.New() in production, a mock in tests).
-func New(cfg Config, clk clock.Clock) (*Replica, error) {
+//
+// With a StateDir, New also opens the state there and loads every shard's
+// snapshot and cursor (see Config.StateDir); it fails with ErrStateDir for
+// a directory it cannot use and with the store's error (store.ErrCorruptStore,
+// store.ErrStoreUnavailable, store.ErrStoreLocked) for a store file it
+// cannot trust or open, which it leaves untouched. The Replica then holds
+// the store's file lock until Close.
+func New(cfg Config, clk clock.Clock) (_ *Replica, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -56,16 +67,41 @@ func New(cfg Config, clk clock.Clock) (*Replica, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Replica{cfg: cfg, clk: clk, log: log, byID: map[slot.ID]*shard{}, metas: map[slot.Session]func(){}}
-	inst, err := core.New(core.Options{
-		Slot: slot.Options{
-			Clock: clk, Driver: slotDriver{r}, Logger: log, Observers: cfg.Observers,
-			OnExhausted: cfg.OnExhausted, Seed: cfg.Seed,
-		},
+	defer func() {
+		if err != nil {
+			r.closeState()
+		}
+	}()
+	var st store.Store
+	if cfg.StateDir != "" {
+		if r.dur, err = openDurable(cfg, clk, log); err != nil {
+			return nil, err
+		}
+		st = r.dur.st
+	}
+	slotOpts := slot.Options{
+		Clock: clk, Driver: slotDriver{r}, Logger: log, Observers: cfg.Observers,
+		OnExhausted: cfg.OnExhausted, Seed: cfg.Seed,
+	}
+	instOpts := core.Options{
 		Driver:     r,
 		Config:     cfg.Instance,
 		SlotConfig: cfg.SlotConfig,
 		Observers:  cfg.InstanceObservers,
-	})
+	}
+	if cfg.Notify != nil {
+		if r.notify, err = newNotifier(cfg, st, clk, log, r.milestoneCursor); err != nil {
+			return nil, err
+		}
+		slotOpts.Journal, instOpts.Journal = r.notify.journal.Slot, r.notify.journal.Instance
+	} else if st != nil {
+		if n, _ := st.PendingCount(); n > 0 {
+			log.Warn("milestones are waiting in the state store but no notify sink is configured; they are kept until one is",
+				slog.Int("pending", n))
+		}
+	}
+	instOpts.Slot = slotOpts
+	inst, err := core.New(instOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +120,24 @@ func New(cfg Config, clk clock.Clock) (*Replica, error) {
 		r.order = append(r.order, sh)
 		r.byID[id] = sh
 	}
+	if r.dur != nil {
+		if err := r.dur.restore(r.order); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// closeState releases the store (and the outbox's in-memory one).
+func (r *Replica) closeState() error {
+	var err error
+	if r.notify != nil {
+		r.notify.close()
+	}
+	if r.dur != nil {
+		err = r.dur.st.Close()
+	}
+	return err
 }
 
 // Start binds the read port, starts the core's schedulers and points the
@@ -116,6 +169,14 @@ func (r *Replica) Start() error {
 		return errors.Join(ErrClosed, srv.Close())
 	}
 	r.srv, r.port = srv, port
+	// Under r.mu, so a racing Close either sees them running and stops
+	// them, or has already marked the replica closed above.
+	if r.dur != nil {
+		r.dur.start()
+	}
+	if r.notify != nil {
+		r.notify.ob.Start() // replays what an earlier run left undelivered
+	}
 	r.mu.Unlock()
 
 	r.inst.Start()
@@ -137,7 +198,10 @@ func (r *Replica) masterLabel() string {
 
 // Close stops serving, stops the core's schedulers, ends every session and
 // meta probe and waits for all of their goroutines. Shard states stay as
-// they were. Close is idempotent.
+// they were. With a StateDir it then writes a last snapshot of every shard
+// whose data moved since its previous one, and closes the store; the
+// outbox stops with undelivered milestones kept for the next run. Close is
+// idempotent.
 func (r *Replica) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -165,7 +229,14 @@ func (r *Replica) Close() error {
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
-	return err
+	if r.dur != nil {
+		r.dur.stopWriter()
+		err = errors.Join(err, r.dur.final())
+	}
+	if r.notify != nil {
+		r.notify.ob.Stop()
+	}
+	return errors.Join(err, r.closeState())
 }
 
 // Addr is the address reads are served on ("" before Start).
@@ -182,8 +253,13 @@ func (r *Replica) Addr() string {
 // commands).
 func (r *Replica) Instance() *core.Instance { return r.inst }
 
-// Info is the core's instance and slot status.
-func (r *Replica) Info() core.Info { return r.inst.Info() }
+// Info is the core's instance and slot status, with the milestone outbox's
+// backlog and breaker when Config.Notify is set.
+func (r *Replica) Info() Info {
+	info := Info{Info: r.inst.Info()}
+	r.outboxInfo(&info)
+	return info
+}
 
 // ShardIDs lists the configured shards in order.
 func (r *Replica) ShardIDs() []slot.ID {

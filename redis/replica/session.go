@@ -244,6 +244,9 @@ func (s *session) tick() {
 				s.abort(err)
 				return
 			}
+			if d := s.rep.dur; d != nil {
+				d.tick(s.sh, now)
+			}
 		}
 	}
 }

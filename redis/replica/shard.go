@@ -53,6 +53,18 @@ type ShardStats struct {
 	// wraps ErrReadTimeout, ErrProtocol, ErrApply, rdb.ErrCorrupt, a net
 	// error, ... as the case may be.
 	LastFailure error
+
+	// With Config.StateDir:
+
+	// Durable is the cursor of the shard's snapshot in the state dir, where
+	// a restart resumes (zero: none usable yet).
+	Durable Cursor
+	// Snapshots counts snapshots written since New.
+	Snapshots uint64
+	// SnapshotError is why the last snapshot failed; nil after a success.
+	SnapshotError error
+	// Restored is true when the shard started from its saved snapshot.
+	Restored bool
 }
 
 // shard is one primary's data on this replica: its slot, its keyspace and
@@ -79,6 +91,8 @@ type shard struct {
 	partialSyncs atomic.Uint64
 	sessions     atomic.Uint64
 	lastIO       atomic.Int64 // UnixNano on the replica's clock
+
+	persist persist // snapshots in Config.StateDir (durable.go)
 }
 
 func newShard(id slot.ID, endpoint string, s *slot.Slot, clk clock.Clock) *shard {
@@ -141,5 +155,6 @@ func (sh *shard) stats() ShardStats {
 	if t := sh.lastIO.Load(); t != 0 {
 		out.LastIO = timeOf(t)
 	}
+	sh.persist.stats(&out)
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/replsm/replsm/internal/failpoint"
 	"github.com/replsm/replsm/redis/keyspace"
 	"github.com/replsm/replsm/redis/resp"
 )
@@ -216,11 +217,12 @@ func (s *session) stream(rd *resp.Reader) error {
 	sh := s.sh
 	cur := sh.cursor()
 	ap := &applier{ks: sh.ks, db: cur.DB, off: cur.Offset}
+	dur := s.rep.dur
 	for {
 		if s.left.Load() {
 			return errLeft
 		}
-		before := ap.applied
+		before, prevOff := ap.applied, ap.off
 		act, err := ap.next(rd)
 		switch {
 		case err == nil:
@@ -231,7 +233,13 @@ func (s *session) stream(rd *resp.Reader) error {
 		default:
 			return fmt.Errorf("stream from %s after offset %d: %w", sh.endpoint, ap.off, err)
 		}
+		failpoint.Hit(failpoint.StreamApply)
 		sh.advance(ap.db, ap.off, ap.applied-before)
+		if dur != nil {
+			// Between two values the keyspace holds exactly what the
+			// cursor says: the one place a snapshot may be taken.
+			dur.streamed(sh, ap.off-prevOff)
+		}
 		if act.ack {
 			if err := s.write("REPLCONF", "ACK", itoa(act.ackOff)); err != nil {
 				return err

@@ -33,6 +33,11 @@ func (s *session) transfer(br *bufio.Reader, hs handshakeResult) error {
 		return errLeft // the slot gave up on this transfer: keep the old data
 	}
 	s.sh.install(loaded, Cursor{ReplID: hs.replID, Offset: hs.offset})
+	if d := s.rep.dur; d != nil {
+		// After a full sync the saved snapshot is of other data: replace it
+		// now rather than at the next trigger.
+		d.take(s.sh, true)
+	}
 	log.Info("full resync: snapshot loaded", slog.Int64("bytes", size), slog.Int("keys", s.sh.ks.Len()),
 		slog.String("replid", hs.replID), slog.Int64("offset", hs.offset))
 	if err := s.sh.slot.DBSyncDone(s.id); err != nil {
