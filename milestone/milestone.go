@@ -21,9 +21,9 @@ import (
 	"github.com/replsm/replsm/store"
 )
 
-// AppendFunc stores a milestone durably: (*outbox.Outbox).Append, or a
-// store's AppendMilestone.
-type AppendFunc func(m store.Milestone) (store.Milestone, error)
+// AppendFunc stores the milestones of one transition durably and
+// atomically: (*outbox.Outbox).AppendAll, or a store's AppendMilestones.
+type AppendFunc func(ms []store.Milestone) ([]store.Milestone, error)
 
 // incarnationKey is the store cursor slot that holds the boot counter.
 const incarnationKey = "_replsm/incarnation"
@@ -72,6 +72,10 @@ func (j *Journal) Slot(r slot.Record) error {
 			kinds = append(kinds, store.KindShardExhausted)
 		}
 	}
+	if len(kinds) == 0 {
+		return nil
+	}
+	ms := make([]store.Milestone, 0, len(kinds))
 	for _, kind := range kinds {
 		m := store.Milestone{Key: j.key(r.ID, r.Seq, kind), Kind: kind, Slot: r.ID, At: r.Time, Attrs: recordAttrs(r.Event, r.From, r.To, r.Reason)}
 		if sess, ok := r.Attr("session"); ok {
@@ -86,11 +90,10 @@ func (j *Journal) Slot(r slot.Record) error {
 				}
 			}
 		}
-		if _, err := j.Append(m); err != nil {
-			return err
-		}
+		ms = append(ms, m)
 	}
-	return nil
+	_, err := j.Append(ms)
+	return err
 }
 
 // Instance is a replica.Options.Journal.
@@ -105,7 +108,7 @@ func (j *Journal) Instance(r replica.Record) error {
 		return nil
 	}
 	m := store.Milestone{Key: j.key(r.ID, r.Seq, kind), Kind: kind, At: r.Time, Attrs: recordAttrs(r.Event, r.From, r.To, r.Reason)}
-	_, err := j.Append(m)
+	_, err := j.Append([]store.Milestone{m})
 	return err
 }
 

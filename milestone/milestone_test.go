@@ -48,7 +48,16 @@ func TestMilestonesFromTransitions(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(2), inc, "every start is a new incarnation")
 
-	j := &Journal{Append: st.AppendMilestone, Incarnation: inc, Cursor: func(id slot.ID) (store.Cursor, bool) {
+	var batches [][]string
+	appendAll := func(ms []store.Milestone) ([]store.Milestone, error) {
+		var kinds []string
+		for _, m := range ms {
+			kinds = append(kinds, m.Kind)
+		}
+		batches = append(batches, kinds)
+		return st.AppendMilestones(ms)
+	}
+	j := &Journal{Append: appendAll, Incarnation: inc, Cursor: func(id slot.ID) (store.Cursor, bool) {
 		return store.Cursor{ID: "abc", Offset: 1234}, true
 	}}
 	clk, drv := clock.NewMock(), &driver{}
@@ -94,6 +103,7 @@ func TestMilestonesFromTransitions(t *testing.T) {
 		"instance_error inc/2/instance/4/instance_error",
 		"instance_recovered inc/2/instance/5/instance_recovered",
 	}, got)
+	assert.Equal(t, []string{"full_sync_completed", "shard_connected"}, batches[0], "one transition's milestones are durable together")
 	assert.Equal(t, "1234", ms[0].Attrs["offset"])
 	assert.Equal(t, "abc", ms[0].Attrs["cursor_id"])
 	assert.Equal(t, "slot/3", ms[0].Slot)

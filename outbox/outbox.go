@@ -200,12 +200,29 @@ func New(st store.Store, sink Sink, clk clock.Clock, cfg Config) (*Outbox, error
 // the caller's own lock. A zero m.At is set from the clock. Appending a
 // Key that is still pending returns the pending milestone.
 func (o *Outbox) Append(m store.Milestone) (store.Milestone, error) {
-	if m.At.IsZero() {
-		m.At = o.clk.Now()
-	}
-	out, err := o.st.AppendMilestone(m)
+	out, err := o.AppendAll([]store.Milestone{m})
 	if err != nil {
-		return store.Milestone{}, fmt.Errorf("outbox: append %q: %w", m.Key, err)
+		return store.Milestone{}, err
+	}
+	return out[0], nil
+}
+
+// AppendAll is Append for several milestones that must be durable together
+// (the milestones of one transition): one transaction, all or none.
+func (o *Outbox) AppendAll(ms []store.Milestone) ([]store.Milestone, error) {
+	now := o.clk.Now()
+	for i := range ms {
+		if ms[i].At.IsZero() {
+			ms[i].At = now
+		}
+	}
+	out, err := o.st.AppendMilestones(ms)
+	if err != nil {
+		keys := make([]string, len(ms))
+		for i, m := range ms {
+			keys[i] = m.Key
+		}
+		return nil, fmt.Errorf("outbox: append %q: %w", keys, err)
 	}
 	o.refreshBacklog()
 	select {

@@ -72,6 +72,9 @@ type Store interface {
 	// assigned. Appending a Key that is still pending returns the pending
 	// milestone unchanged and writes nothing.
 	AppendMilestone(m Milestone) (Milestone, error)
+	// AppendMilestones appends a batch in one durable transaction: all of
+	// them or none, with the same per-milestone rules as AppendMilestone.
+	AppendMilestones(ms []Milestone) ([]Milestone, error)
 	// AckMilestone deletes the milestone with this seq. Acking an unknown (or
 	// already acked) seq is not an error.
 	AckMilestone(seq uint64) error

@@ -21,7 +21,7 @@ import (
 // The milestone outbox (Config.Notify). The slot and instance machines
 // journal their records under their own locks (slot.Options.Journal,
 // core.Options.Journal); milestone.Journal turns the ones that matter into
-// milestones and appends them durably through outbox.Append, which never
+// milestones and appends them durably through outbox.AppendAll, which never
 // calls the sink. The outbox's own goroutine delivers them afterwards, in
 // order, with backoff and a breaker, and replays what an earlier run left
 // undelivered when it starts.
@@ -62,7 +62,7 @@ func newNotifier(cfg Config, st store.Store, clk clock.Clock, log *slog.Logger, 
 		return nil, fmt.Errorf("redis replica: milestone outbox: %w", err)
 	}
 	n.ob = ob
-	n.journal = &milestone.Journal{Append: ob.Append, Incarnation: inc, Cursor: cursor}
+	n.journal = &milestone.Journal{Append: ob.AppendAll, Incarnation: inc, Cursor: cursor}
 	if p := ob.Stats().Pending; p > 0 {
 		log.Info("milestones left undelivered by an earlier run; replaying them at start", slog.Int("pending", p))
 	}
