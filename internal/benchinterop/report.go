@@ -170,7 +170,7 @@ func (r *Result) Markdown(rep Report) string {
 	var b strings.Builder
 	dur := r.LoadEnd.Sub(r.LoadStart)
 	grew := r.End.Primary - r.Start.Primary
-	args, _ := benchArgs(r.PrimaryAddr, cfg)
+	args, _ := benchmark(r.PrimaryAddr, cfg).Args()
 	fmt.Fprintf(&b, "### bench-interop: redis-benchmark SET load on one primary, two followers\n\n")
 	fmt.Fprintf(&b, "- load: `redis-benchmark %s` against a real redis-server %s primary; followers: a real `redis-server --replicaof` and replsm's redis/replica (one shard, in-process)\n",
 		strings.Join(args, " "), r.RedisVersion)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/replsm/replsm/internal/redisproc"
 	"github.com/replsm/replsm/internal/redisview"
 	redisreplica "github.com/replsm/replsm/redis/replica"
 	"github.com/replsm/replsm/slot"
@@ -160,8 +162,8 @@ type harness struct {
 	cfg     Config
 	clk     clock.Clock
 	dir     string
-	primary *redisProc
-	replica *redisProc
+	primary *redisproc.Server
+	replica *redisproc.Server
 	ours    *redisreplica.Replica
 
 	pc, rc, oc *redis.Client // primary, real replica, our replica
@@ -186,11 +188,11 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	for i := range res.CaughtUp {
 		res.CaughtUp[i] = -1
 	}
-	serverBin, err := lookupBinary(cfg.RedisServer)
+	serverBin, err := redisproc.LookPath(cfg.RedisServer)
 	if err != nil {
 		return res, err
 	}
-	benchBin, err := lookupBinary(cfg.RedisBenchmark)
+	benchBin, err := redisproc.LookPath(cfg.RedisBenchmark)
 	if err != nil {
 		return res, err
 	}
@@ -215,23 +217,22 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 // primary lists both as online and both say their link is up.
 func (h *harness) up(ctx context.Context, serverBin string, res *Result) error {
 	var err error
-	if h.primary, err = startRedis(ctx, h.clk, serverBin, h.dir, "primary", nil, h.cfg.StartTimeout); err != nil {
+	if h.primary, err = h.startRedis(ctx, serverBin, "primary", nil); err != nil {
 		return err
 	}
-	h.pc = redis.NewClient(redisview.ClientOptions(h.primary.addr(), 0))
-	res.PrimaryAddr = h.primary.addr()
-	h.logf("primary redis-server on %s (dir %s)", h.primary.addr(), h.dir)
+	h.pc = redis.NewClient(redisview.ClientOptions(h.primary.Addr(), 0))
+	res.PrimaryAddr = h.primary.Addr()
+	h.logf("primary redis-server on %s (dir %s)", h.primary.Addr(), h.dir)
 
-	replicaOf := []string{"--replicaof", "127.0.0.1", fmt.Sprint(h.primary.port)}
-	if h.replica, err = startRedis(ctx, h.clk, serverBin, h.dir, "replica", replicaOf, h.cfg.StartTimeout); err != nil {
+	if h.replica, err = h.startRedis(ctx, serverBin, "replica", redisproc.ReplicaOfArgs(h.primary.Port())); err != nil {
 		return err
 	}
-	h.rc = redis.NewClient(redisview.ClientOptions(h.replica.addr(), 0))
-	res.Ports[fReal] = h.replica.port
-	h.logf("redis-server replica on %s", h.replica.addr())
+	h.rc = redis.NewClient(redisview.ClientOptions(h.replica.Addr(), 0))
+	res.Ports[fReal] = h.replica.Port()
+	h.logf("redis-server replica on %s", h.replica.Addr())
 
 	rcfg := redisreplica.DefaultConfig()
-	rcfg.Shards = map[slot.ID]string{shard: h.primary.addr()}
+	rcfg.Shards = map[slot.ID]string{shard: h.primary.Addr()}
 	rcfg.ListenAddr = "127.0.0.1:0"
 	if h.ours, err = redisreplica.New(rcfg, h.clk); err != nil {
 		return err
@@ -243,7 +244,7 @@ func (h *harness) up(ctx context.Context, serverBin string, res *Result) error {
 	res.Ports[fOurs] = portOf(h.ours.Addr())
 	h.logf("replsm replica on %s", h.ours.Addr())
 
-	err = poll(ctx, h.clk, h.cfg.StartTimeout, func() error {
+	err = redisproc.Poll(ctx, h.clk, h.cfg.StartTimeout, func() error {
 		s, err := h.sample(ctx)
 		if err != nil {
 			return err
@@ -303,7 +304,7 @@ func (h *harness) probe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = poll(ctx, h.clk, h.cfg.StartTimeout, func() error {
+	err = redisproc.Poll(ctx, h.clk, h.cfg.StartTimeout, func() error {
 		s, err := h.sample(ctx)
 		if err != nil {
 			return err
@@ -319,6 +320,20 @@ func (h *harness) probe(ctx context.Context) error {
 		return fmt.Errorf("waiting for the probe write to reach both followers: %w", err)
 	}
 	return nil
+}
+
+// startRedis starts the redis-server serverBin as name in its own directory
+// under h.dir, with extra arguments, within StartTimeout on h.clk. On error
+// nothing is left running.
+func (h *harness) startRedis(ctx context.Context, serverBin, name string, extra []string) (*redisproc.Server, error) {
+	return redisproc.Start(ctx, redisproc.Options{
+		Binary:       serverBin,
+		Dir:          filepath.Join(h.dir, name),
+		Args:         extra,
+		StartTimeout: h.cfg.StartTimeout,
+		Clock:        h.clk,
+		Name:         name,
+	})
 }
 
 // portOf is the port of "host:port" (0 if there is none).
@@ -377,7 +392,7 @@ func (h *harness) sample(ctx context.Context) (sample, error) {
 func (h *harness) ports() [nFollowers]int {
 	var p [nFollowers]int
 	if h.replica != nil {
-		p[fReal] = h.replica.port
+		p[fReal] = h.replica.Port()
 	}
 	if h.ours != nil {
 		p[fOurs] = portOf(h.ours.Addr())
@@ -406,7 +421,9 @@ func (h *harness) primarySyncs(ctx context.Context) (int64, error) {
 // load runs redis-benchmark against the primary while a goroutine samples
 // every SampleEvery.
 func (h *harness) load(ctx context.Context, benchBin string, res *Result) error {
-	args, err := benchArgs(h.primary.addr(), h.cfg)
+	bench := benchmark(h.primary.Addr(), h.cfg)
+	bench.Binary = benchBin
+	args, err := bench.Args()
 	if err != nil {
 		return err
 	}
@@ -430,7 +447,7 @@ func (h *harness) load(ctx context.Context, benchBin string, res *Result) error 
 		}
 	}
 	stop := h.sampleLoop(ctx, res)
-	rps, _, berr := runBenchmark(ctx, benchBin, args, h.cfg.LoadTimeout)
+	br, berr := redisproc.RunBenchmark(ctx, bench)
 	stop()
 	if h.cfg.CPUProfile != nil {
 		pprof.StopCPUProfile()
@@ -438,13 +455,25 @@ func (h *harness) load(ctx context.Context, benchBin string, res *Result) error 
 	if berr != nil {
 		return berr
 	}
-	res.BenchmarkRPS = rps
+	res.BenchmarkRPS = br.RequestsPerSecond
 	if res.End, err = h.sample(ctx); err != nil {
 		return err
 	}
 	res.LoadEnd = res.End.At
-	h.logf("load done in %v: redis-benchmark reports %.0f SET/s; %d samples", res.LoadEnd.Sub(res.LoadStart).Round(time.Millisecond), rps, len(res.Samples))
+	h.logf("load done in %v: redis-benchmark reports %.0f SET/s; %d samples", res.LoadEnd.Sub(res.LoadStart).Round(time.Millisecond), res.BenchmarkRPS, len(res.Samples))
 	return nil
+}
+
+// benchmark is cfg's redis-benchmark SET load on addr (-n, -c, -r, -P, -d),
+// capped at LoadTimeout on cfg.Clock.
+func benchmark(addr string, cfg Config) redisproc.Benchmark {
+	return redisproc.Benchmark{
+		Addr:     addr,
+		Requests: cfg.Requests, Clients: cfg.Clients, Keyspace: cfg.Keyspace,
+		Pipeline: cfg.Pipeline, DataSize: cfg.DataSize,
+		Timeout: cfg.LoadTimeout,
+		Clock:   cfg.Clock,
+	}
 }
 
 // sampleLoop samples on its own goroutine until the returned stop is
@@ -490,7 +519,7 @@ func (h *harness) sampleLoop(ctx context.Context, res *Result) (stop func()) {
 // at the end of the load, noting how long each took.
 func (h *harness) catchUp(ctx context.Context, res *Result) error {
 	final := res.End.Primary
-	err := poll(ctx, h.clk, h.cfg.CatchUpTimeout, func() error {
+	err := redisproc.Poll(ctx, h.clk, h.cfg.CatchUpTimeout, func() error {
 		s, err := h.sample(ctx)
 		if err != nil {
 			return err
@@ -509,7 +538,7 @@ func (h *harness) catchUp(ctx context.Context, res *Result) error {
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errTimeout) {
+	if err != nil && !errors.Is(err, redisproc.ErrTimeout) {
 		return err // cancelled; a timeout is a missed target, reported
 	}
 	if err == nil {
@@ -568,9 +597,9 @@ func (h *harness) close() error {
 	if h.ours != nil {
 		errs = append(errs, h.ours.Close())
 	}
-	for _, p := range []*redisProc{h.replica, h.primary} {
+	for _, p := range []*redisproc.Server{h.replica, h.primary} {
 		if p != nil {
-			errs = append(errs, p.stop())
+			errs = append(errs, p.Close())
 		}
 	}
 	if h.dir != "" && !h.cfg.KeepDir {

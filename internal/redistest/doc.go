@@ -10,7 +10,9 @@
 //   - [Start] launches a real redis-server (no persistence, diskless sync
 //     without delay, its own temporary directory and log file) and returns a
 //     [Server] that can be killed, frozen (SIGSTOP), thawed and restarted on
-//     the same port. The test's cleanup always stops it.
+//     the same port. The test's cleanup always stops it. The processes are
+//     internal/redisproc's; this package turns its errors into test
+//     failures.
 //   - [NewClient] builds a github.com/redis/go-redis/v9 client configured to
 //     work against a minimal RESP2 server too: it tolerates "-ERR unknown
 //     command" for HELLO and never sends CLIENT SETINFO.
@@ -22,7 +24,8 @@
 //     INFO replication.
 //   - [FillAllTypes] writes a deterministic mix of every basic type, with
 //     TTLs, across databases [FillDBs].
-//   - [RunBenchmark] runs the real redis-benchmark as a bounded subprocess.
+//   - [RunBenchmark] runs the real redis-benchmark as a bounded subprocess
+//     (internal/redisproc's [redisproc.RunBenchmark]).
 //   - [Eventually] and [RequireEventually] poll a condition with a deadline;
 //     tests use them instead of sleeping.
 //

@@ -3,27 +3,33 @@ package redistest
 import (
 	"errors"
 
+	"github.com/replsm/replsm/internal/redisproc"
 	"github.com/replsm/replsm/internal/redisview"
 )
 
 // InstallHint is the command that installs the Redis binaries these helpers
 // run. It is part of every [ErrBinaryNotFound] message.
-const InstallHint = "apt-get install -y redis-server redis-tools"
+const InstallHint = redisproc.InstallHint
 
+// The errors shared with internal/redisproc are its values, so errors.Is
+// matches whichever package's name a caller uses.
 var (
-	// ErrBinaryNotFound is returned when redis-server or redis-benchmark is
-	// not on PATH (or the configured binary does not exist). [Start] turns it
-	// into a test failure; [RunBenchmark] returns it wrapped.
-	ErrBinaryNotFound = errors.New("redis binary not found (install with: " + InstallHint + ")")
+	// ErrBinaryNotFound (redisproc.ErrBinaryNotFound) is returned when
+	// redis-server or redis-benchmark is not on PATH (or the configured
+	// binary does not exist). [Start] turns it into a test failure;
+	// [RunBenchmark] returns it wrapped.
+	ErrBinaryNotFound = redisproc.ErrBinaryNotFound
 
-	// ErrTimeout is returned by [Eventually], [WaitReplicaUp] and
-	// [WaitCaughtUp] when their deadline passes before the condition holds.
-	// The wrapping error carries the last reason the condition gave.
-	ErrTimeout = errors.New("condition not met before the deadline")
+	// ErrTimeout (redisproc.ErrTimeout) is returned by [Eventually],
+	// [WaitReplicaUp] and [WaitCaughtUp] when their deadline passes before
+	// the condition holds. The wrapping error carries the last reason the
+	// condition gave.
+	ErrTimeout = redisproc.ErrTimeout
 
-	// ErrNotLoopback is returned by [RunBenchmark] when the address is not on
-	// the loopback interface; load is only ever sent to this machine.
-	ErrNotLoopback = errors.New("address is not a loopback address")
+	// ErrNotLoopback (redisproc.ErrNotLoopback) is returned by
+	// [RunBenchmark] when the address is not on the loopback interface;
+	// load is only ever sent to this machine.
+	ErrNotLoopback = redisproc.ErrNotLoopback
 
 	// ErrUnsupportedType is redisview.ErrUnsupportedType, returned by
 	// [Digest] for a key it cannot read with the basic read commands.
@@ -33,11 +39,13 @@ var (
 	// holds no "field:value" lines.
 	ErrMalformedInfo = errors.New("malformed INFO reply")
 
-	// ErrBenchmarkOutput is returned by [RunBenchmark] when redis-benchmark
-	// exited successfully but its output holds no "requests per second" line.
-	ErrBenchmarkOutput = errors.New("unrecognised redis-benchmark output")
+	// ErrBenchmarkOutput (redisproc.ErrBenchmarkOutput) is returned by
+	// [RunBenchmark] when redis-benchmark exited successfully but its output
+	// holds no "requests per second" line.
+	ErrBenchmarkOutput = redisproc.ErrBenchmarkOutput
 
-	// ErrInvalidArgument is returned when a helper is called with an argument
-	// outside its documented range (a negative count, an empty prefix, ...).
-	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrInvalidArgument (redisproc.ErrInvalidArgument) is returned when a
+	// helper is called with an argument outside its documented range (a
+	// negative count, an empty prefix, ...).
+	ErrInvalidArgument = redisproc.ErrInvalidArgument
 )

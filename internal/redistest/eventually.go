@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/replsm/replsm/internal/redisproc"
 )
 
 const (
@@ -14,8 +16,8 @@ const (
 	DefaultWaitTimeout = 30 * time.Second
 
 	// PollInterval is the pause between two evaluations of a polled
-	// condition.
-	PollInterval = 10 * time.Millisecond
+	// condition (redisproc.PollInterval).
+	PollInterval = redisproc.PollInterval
 )
 
 // Eventually evaluates cond until it returns nil, and returns nil then.
@@ -32,6 +34,7 @@ const (
 func Eventually(ctx context.Context, timeout time.Duration, cond func(ctx context.Context) error) error {
 	ctx, cancel := boundedContext(ctx, timeout)
 	defer cancel()
+	deadline, _ := ctx.Deadline()
 	start := time.Now()
 	ticker := time.NewTicker(PollInterval)
 	defer ticker.Stop()
@@ -43,8 +46,9 @@ func Eventually(ctx context.Context, timeout time.Duration, cond func(ctx contex
 		}
 		// Keep the last reason given while the deadline had not passed: a
 		// call cut short by the deadline only says "context deadline
-		// exceeded".
-		if last == nil || ctx.Err() == nil {
+		// exceeded" or, when a socket deadline set from ctx's fired just
+		// before ctx's own timer, "i/o timeout".
+		if last == nil || (ctx.Err() == nil && time.Now().Before(deadline)) {
 			last = err
 		}
 		select {

@@ -67,9 +67,13 @@ func TestWaitReplicaUpTimesOut(t *testing.T) {
 	port, err := FreePort()
 	require.NoError(t, err)
 	replica := Start(t, Options{Args: ReplicaOfArgs(port)})
+	// Connect first, so that the short wait below is spent reading INFO and
+	// not on a slow first dial and handshake (-race, a loaded machine).
+	c := replica.Client()
+	require.NoError(t, c.Ping(context.Background()).Err())
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	err = WaitReplicaUp(ctx, replica.Client())
+	err = WaitReplicaUp(ctx, c)
 	require.ErrorIs(t, err, ErrTimeout)
 	assert.Contains(t, err.Error(), `master_link_status="down"`)
 }

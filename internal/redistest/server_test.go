@@ -2,7 +2,8 @@ package redistest
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -100,13 +101,42 @@ func TestCleanupStopsAFrozenServer(t *testing.T) {
 	assert.False(t, s.Running(), "cleanup left the process running")
 }
 
-func TestLookupBinaryMissing(t *testing.T) {
-	_, err := lookupBinary("redis-server-that-does-not-exist", "redis-server")
-	require.Error(t, err)
-	assert.True(t, errors.Is(err, ErrBinaryNotFound))
-	assert.Contains(t, err.Error(), "apt-get install -y redis-server redis-tools")
-
-	path, err := lookupBinary("", "redis-server")
-	require.NoError(t, err, "redis-server must be installed for these tests: %s", InstallHint)
-	assert.NotEmpty(t, path)
+// TestStartMissingBinaryFails checks that a missing redis-server fails the
+// test (never skips it) and says how to install it.
+func TestStartMissingBinaryFails(t *testing.T) {
+	ft := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Start(ft, Options{Binary: "redis-server-that-does-not-exist"})
+		ft.returned = true
+	}()
+	<-done
+	assert.False(t, ft.returned, "Start returned without failing the test")
+	assert.Contains(t, ft.fatal, InstallHint)
+	assert.Contains(t, ft.fatal, "redis-server-that-does-not-exist")
+	assert.False(t, ft.skipped, "a missing binary must fail the test, not skip it")
 }
+
+// fatalRecorder is a testing.TB whose Fatalf and Skip* record the message
+// and end the calling goroutine, as testing.T's do, without failing the
+// real test; everything else (TempDir, Cleanup, Logf) is the real t's.
+type fatalRecorder struct {
+	testing.TB
+	fatal    string
+	skipped  bool
+	returned bool
+}
+
+func (f *fatalRecorder) Helper() {}
+
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.fatal = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func (f *fatalRecorder) Skip(args ...any) { f.skipped = true; runtime.Goexit() }
+
+func (f *fatalRecorder) Skipf(format string, args ...any) { f.skipped = true; runtime.Goexit() }
+
+func (f *fatalRecorder) SkipNow() { f.skipped = true; runtime.Goexit() }

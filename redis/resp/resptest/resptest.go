@@ -5,11 +5,13 @@
 //	c := srv.Dial(t)
 //	v, err := c.Do("SET", "k", "v")
 //
-// Servers listen on 127.0.0.1 only, on a free port, with persistence off
-// unless Options ask for a dump file; they are stopped in t.Cleanup (SIGTERM,
-// then SIGKILL after a grace period). When redis-server is not installed the
-// test fails and says how to install it: a missing dependency is never a
-// silently skipped test.
+// The servers are internal/redisproc's: they listen on 127.0.0.1 only, on a
+// free port, with persistence off unless Options ask for a dump file, each in
+// its own process group; they are stopped in t.Cleanup (SIGTERM, then
+// SIGKILL after a grace period), which logs the tail of the server's log when
+// the test failed. When redis-server is not installed the test fails and
+// says how to install it: a missing dependency is never a silently skipped
+// test.
 //
 // This is test support only. It drives real processes over real sockets, so
 // unlike the library packages it uses wall-clock time (readiness polling,
@@ -18,27 +20,24 @@ package resptest
 
 import (
 	"bufio"
+	"context"
 	"errors"
-	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/replsm/replsm/internal/redisproc"
 	"github.com/replsm/replsm/redis/resp"
 )
 
 // Options configure Start.
 type Options struct {
 	// Dir is the server's working directory (--dir); a temporary directory
-	// when empty.
+	// when empty. Several servers may share one: their log files are named
+	// after their ports.
 	Dir string
-	// DBFilename is the dump file name (--dbfilename) inside Dir; a server
-	// started on an existing file loads it.
+	// DBFilename is the dump file name (--dbfilename) inside Dir;
+	// "dump.rdb" when empty. A server started on an existing file loads it.
 	DBFilename string
 	// Args are extra command-line arguments, e.g. "--repl-timeout", "5".
 	Args []string
@@ -46,22 +45,24 @@ type Options struct {
 
 // Server is a running redis-server.
 type Server struct {
-	Addr    string
-	Port    int
-	Dir     string
+	// Addr is "127.0.0.1:<Port>".
+	Addr string
+	// Port is the TCP port the server listens on.
+	Port int
+	// Dir is the server's working directory, where its dump file goes.
+	Dir string
+	// LogFile is the server's log file, inside Dir.
 	LogFile string
-	cmd     *exec.Cmd
-	done    chan struct{}
 }
 
 // Binary returns the path of a command-line tool from the Redis
 // distribution (redis-server, redis-cli, redis-check-rdb), or fails the
-// test with the command that installs it.
+// test with the command that installs it; it never skips.
 func Binary(t testing.TB, name string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
+	path, err := redisproc.LookPath(name)
 	if err != nil {
-		t.Fatalf("%s not installed (apt-get install -y redis-server redis-tools, or make deps): %v", name, err)
+		t.Fatalf("resptest: %v (or: make deps)", err)
 	}
 	return path
 }
@@ -69,15 +70,15 @@ func Binary(t testing.TB, name string) string {
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := redisproc.FreePort()
 	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
+		t.Fatalf("resptest: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
-// Start runs redis-server and waits until it answers PING.
+// Start runs redis-server and waits until it answers PING. It fails the
+// test when the server does not come up, with the tail of its log.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	bin := Binary(t, "redis-server")
@@ -87,75 +88,24 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.DBFilename == "" {
 		opts.DBFilename = "dump.rdb"
 	}
-	// A port can be taken between FreePort and the server's bind; retry.
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		port := FreePort(t)
-		s := &Server{
-			Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-			Port:    port,
-			Dir:     opts.Dir,
-			LogFile: filepath.Join(opts.Dir, fmt.Sprintf("redis-%d.log", port)),
-			done:    make(chan struct{}),
-		}
-		args := []string{
-			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--daemonize", "no",
-			"--dir", opts.Dir, "--dbfilename", opts.DBFilename,
-			"--logfile", s.LogFile, "--shutdown-timeout", "0",
-		}
-		s.cmd = exec.Command(bin, append(args, opts.Args...)...)
-		if err := s.cmd.Start(); err != nil {
-			t.Fatalf("starting redis-server: %v", err)
-		}
-		go func() { _ = s.cmd.Wait(); close(s.done) }()
-		t.Cleanup(s.stop)
-		if lastErr = s.waitReady(10 * time.Second); lastErr == nil {
-			return s
-		}
-		s.stop()
+	proc, err := redisproc.Start(context.Background(), redisproc.Options{
+		Binary:     bin,
+		Dir:        opts.Dir,
+		DBFilename: opts.DBFilename,
+		Args:       opts.Args,
+	})
+	if err != nil {
+		t.Fatalf("resptest.Start: %v", err)
 	}
-	t.Fatalf("redis-server did not become ready: %v", lastErr)
-	return nil
-}
-
-func (s *Server) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		select {
-		case <-s.done:
-			log, _ := os.ReadFile(s.LogFile)
-			return fmt.Errorf("redis-server exited; log:\n%s", log)
-		default:
+	t.Cleanup(func() {
+		if err := proc.Close(); err != nil {
+			t.Errorf("resptest: %v", err)
 		}
-		c, err := Dial(s.Addr)
-		if err == nil {
-			v, err := c.Do("PING")
-			c.Close()
-			if err == nil && v.Text() == "PONG" {
-				return nil
-			}
+		if t.Failed() {
+			t.Logf("resptest: redis-server on %s, log tail:\n%s", proc.Addr(), proc.LogTail())
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no PONG from %s within %v (last error: %v)", s.Addr, timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (s *Server) stop() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(3 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
+	})
+	return &Server{Addr: proc.Addr(), Port: proc.Port(), Dir: proc.Dir(), LogFile: proc.LogPath()}
 }
 
 // Dial connects to the server, failing the test on error; the connection is

@@ -1,11 +1,11 @@
 //go:build unix && !linux
 
-package redistest
+package redisproc
 
 import "syscall"
 
-// sysProcAttr puts redis-server (and any child it forks for a diskless sync)
-// in its own process group.
+// sysProcAttr puts a child in its own process group (the parent-death
+// signal is Linux-only).
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
