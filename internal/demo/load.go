@@ -82,7 +82,7 @@ func queueWrite(ctx context.Context, p redis.Pipeliner, r *rand.Rand, shard int)
 	case 0:
 		p.Set(ctx, k("str", 400), r.Int64(), 0)
 	case 1:
-		p.Set(ctx, k("ttl", 100), r.Int64(), 30*time.Second)
+		p.Set(ctx, k("ttl", 100), r.Int64(), 10*time.Minute) // outlives the run: nothing expires mid-compare
 	case 2:
 		p.Incr(ctx, k("ctr", 50))
 	case 3:

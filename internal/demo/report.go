@@ -97,15 +97,11 @@ func (c *cluster) compare(ctx context.Context, primaryAddr string, id slot.ID) (
 	}
 	rc := redis.NewClient(ropts)
 	defer rc.Close()
-	want, err := redisview.Digest(ctx, pc, demoDBs)
+	equal, want, got, err := redisview.Compare(ctx, pc, rc, demoDBs)
 	if err != nil {
-		return false, "primary digest: " + err.Error()
+		return false, err.Error()
 	}
-	got, err := redisview.Digest(ctx, rc, demoDBs)
-	if err != nil {
-		return false, "replica digest: " + err.Error()
-	}
-	if want.Digest != got.Digest {
+	if !equal {
 		return false, strings.Join(want.Diff(got, 5), "; ")
 	}
 	return true, want.Digest[:12]

@@ -28,6 +28,7 @@ type (
 // Digest, DigestWithOptions, ClientOptions and NewClient are redisview's.
 var (
 	Digest            = redisview.Digest
+	Compare           = redisview.Compare
 	DigestWithOptions = redisview.DigestWithOptions
 	ClientOptions     = redisview.ClientOptions
 	NewClient         = redisview.NewClient

@@ -464,3 +464,23 @@ func putStrings(h hash.Hash, v []string) {
 		putString(h, s)
 	}
 }
+
+// Compare digests a and b over dbs, and reads both again when they differ,
+// up to three times: with quiescent data a real difference shows on every
+// read, while a TTL deadline read a millisecond apart on the two sides can
+// land in two buckets once. It returns the last pair of reports and whether
+// they were equal.
+func Compare(ctx context.Context, a, b *redis.Client, dbs []int) (equal bool, ra, rb *DigestReport, err error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		if ra, err = Digest(ctx, a, dbs); err != nil {
+			return false, nil, nil, fmt.Errorf("first server: %w", err)
+		}
+		if rb, err = Digest(ctx, b, dbs); err != nil {
+			return false, nil, nil, fmt.Errorf("second server: %w", err)
+		}
+		if ra.Digest == rb.Digest {
+			return true, ra, rb, nil
+		}
+	}
+	return false, ra, rb, nil
+}

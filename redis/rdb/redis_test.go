@@ -250,7 +250,15 @@ func TestRealReplicaSyncsFromWrite(t *testing.T) {
 			port := l.Addr().(*net.TCPAddr).Port
 
 			served := make(chan error, 1)
-			go func() { served <- servePrimary(l, rdbBytes, capaEOF) }()
+			go func() {
+				conn, err := servePrimary(l, rdbBytes, capaEOF)
+				if conn != nil {
+					// Keep the link open (and referenced) until the test ends:
+					// a collected conn would be closed under the replica.
+					t.Cleanup(func() { _ = conn.Close() })
+				}
+				served <- err
+			}()
 
 			replica := resptest.Start(t, resptest.Options{})
 			rc := replica.Dial(t)
@@ -269,17 +277,17 @@ func TestRealReplicaSyncsFromWrite(t *testing.T) {
 // servePrimary answers one replica's handshake and sends rdbBytes, with an
 // EOF mark when the replica announced capa eof and useMark is set. It keeps
 // the connection open for the test's lifetime.
-func servePrimary(l net.Listener, rdbBytes []byte, useMark bool) error {
+func servePrimary(l net.Listener, rdbBytes []byte, useMark bool) (net.Conn, error) {
 	conn, err := l.Accept()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	r := resp.NewReader(bufio.NewReader(conn))
 	for {
 		args, _, err := r.ReadCommand()
 		if err != nil {
-			return err
+			return conn, err
 		}
 		switch strings.ToUpper(string(args[0])) {
 		case "PING":
@@ -292,19 +300,19 @@ func servePrimary(l net.Listener, rdbBytes []byte, useMark bool) error {
 			m := ""
 			if useMark {
 				if m, err = NewEOFMark(); err != nil {
-					return err
+					return conn, err
 				}
 			}
 			if err := WritePayload(&out, rdbBytes, m); err != nil {
-				return err
+				return conn, err
 			}
 			_, err = conn.Write(out.Bytes())
-			return err
+			return conn, err
 		default:
 			_, err = conn.Write([]byte("-ERR unexpected\r\n"))
 		}
 		if err != nil {
-			return err
+			return conn, err
 		}
 	}
 }

@@ -108,11 +108,9 @@ func requireSameDigest(t testing.TB, ctx context.Context, primary, replica *redi
 	t.Helper()
 	require.NoError(t, redistest.WaitCaughtUp(ctx, primary, replica))
 	dbs := redistest.FillDBs()
-	want, err := redistest.Digest(ctx, primary, dbs)
+	equal, want, got, err := redistest.Compare(ctx, primary, replica, dbs)
 	require.NoError(t, err)
-	got, err := redistest.Digest(ctx, replica, dbs)
-	require.NoError(t, err)
-	if want.Digest != got.Digest {
+	if !equal {
 		t.Fatalf("digests differ:\nprimary %v\nreplica %v\n%v", want, got, want.Diff(got, 20))
 	}
 	return want
