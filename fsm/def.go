@@ -96,19 +96,20 @@ type executor struct {
 // destination. A legal self-loop is a success.
 func (d *Def[S, E]) step(from S, ev E) (S, error) {
 	x := d.executors.Get().(*executor)
-	defer d.executors.Put(x)
 	if x.state != string(from) {
 		x.fsm.SetState(string(from))
 	}
 	err := x.fsm.Event(never, string(ev))
 	x.state = x.fsm.Current()
+	to := S(x.state)
+	d.executors.Put(x) // no defer: this is the transition hot path
 	if err == nil {
-		return S(x.state), nil
+		return to, nil
 	}
 	if err = stepError(err); err != nil {
 		return from, err
 	}
-	return S(x.state), nil
+	return to, nil
 }
 
 // stepError maps looplab's errors to ours; a legal self-loop is no error.
