@@ -3,25 +3,19 @@
 package store
 
 import (
-	"errors"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 
+	"github.com/replsm/replsm/internal/asnobody"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// Permission checks: chmod does not stop root, and tests usually run as
-// root here. As root the checks are re-run in a copy of this test binary
-// started as user nobody (uid 65534); elsewhere they run directly.
-const permChildEnv = "REPLSM_STORE_PERM_DIR"
-
+// Permission checks run as user nobody even when the tests run as root
+// (internal/asnobody), since chmod does not stop root.
 func TestBoltUnwritableDirAndFile(t *testing.T) {
-	if os.Getenv(permChildEnv) != "" {
+	if asnobody.Dir() != "" {
 		t.Skip("running as the permission-check child")
 	}
 	base, err := os.MkdirTemp("", "replsm-perm-")
@@ -29,37 +23,10 @@ func TestBoltUnwritableDirAndFile(t *testing.T) {
 	t.Cleanup(func() { _ = os.RemoveAll(base) })
 	require.NoError(t, os.Chmod(base, 0o755))
 	preparePermFixtures(t, base)
-
-	if os.Geteuid() != 0 {
-		checkPerms(t, base)
-		return
-	}
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	child := filepath.Join(base, "store.test")
-	copyFile(t, exe, child, 0o755)
-	cmd := exec.Command(child, "-test.run=^TestBoltPermChild$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), permChildEnv+"="+base)
-	cmd.Dir = base
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	var perr *os.PathError
-	if errors.As(err, &perr) || errors.Is(err, syscall.EPERM) {
-		t.Skipf("cannot start a child as nobody (%v); permission checks need a non-root user", err)
-	}
-	require.NoError(t, err, "child output:\n%s", out)
-	require.Contains(t, string(out), "--- PASS: TestBoltPermChild", "child output:\n%s", out)
-	t.Logf("checked as uid 65534:\n%s", out)
+	asnobody.Check(t, base, "TestBoltPermChild", checkPerms)
 }
 
-func TestBoltPermChild(t *testing.T) {
-	base := os.Getenv(permChildEnv)
-	if base == "" {
-		t.Skip("helper for TestBoltUnwritableDirAndFile")
-	}
-	require.NotZero(t, os.Geteuid(), "child must not run as root")
-	checkPerms(t, base)
-}
+func TestBoltPermChild(t *testing.T) { asnobody.Child(t, checkPerms) }
 
 func preparePermFixtures(t *testing.T, base string) {
 	ro := filepath.Join(base, "readonly-dir")
@@ -91,16 +58,4 @@ func checkPerms(t *testing.T, base string) {
 	assert.Contains(t, err.Error(), roFile)
 	assert.Equal(t, before, snapshot(t, roFile))
 	t.Log(err)
-}
-
-func copyFile(t *testing.T, from, to string, mode os.FileMode) {
-	t.Helper()
-	in, err := os.Open(from)
-	require.NoError(t, err)
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	require.NoError(t, err)
-	_, err = io.Copy(out, in)
-	require.NoError(t, err)
-	require.NoError(t, out.Close())
 }
