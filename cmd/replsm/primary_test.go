@@ -6,7 +6,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,7 +49,7 @@ func TestPrimaryServesUntilCancelled(t *testing.T) {
 	require.NoError(t, err)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr primaryOutput
+	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"primary", "--listen", addr, "--backlog", "64kb", "--ping", "1s"}, &stdout, &stderr)
@@ -88,23 +87,4 @@ func TestParseSize(t *testing.T) {
 		_, err := parseSize(in)
 		assert.Error(t, err, in)
 	}
-}
-
-// primaryOutput is a bytes.Buffer safe for the command's goroutine and the
-// test.
-type primaryOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (o *primaryOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *primaryOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
 }
