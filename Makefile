@@ -6,7 +6,7 @@ APT_PKGS := redis-server redis-tools graphviz nodejs npm
 BENCH    ?= .
 COUNT    ?= 6
 
-.PHONY: all deps deps-apt deps-npm test demo bench statecharts bench-interop vet
+.PHONY: all deps deps-apt deps-npm test demo bench bench-instr statecharts bench-interop vet
 
 all: test
 
@@ -60,6 +60,22 @@ bench:
 	$(BENCHSTAT) -filter '.name:(LooplabEvent OR LooplabEventParallel)' -col .name bench.out
 	$(BENCHSTAT) -filter '.name:(NaiveMockTimers1k OR SchedulerMock100k)' -col .name bench.out
 	$(BENCHSTAT) -filter '.name:SlotMemory16k' bench.out
+
+# bench-instr: SlotTransition vs LooplabEvent in instructions per op,
+# counted by callgrind (repeatable whatever else the machine is doing): the
+# difference between a short and a long run, divided by the extra ops.
+bench-instr:
+	@command -v valgrind >/dev/null || { SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; $$SUDO apt-get install -y -qq valgrind >/dev/null; }
+	@mkdir -p bin && $(GO) test -c -o bin/slot.test ./slot/
+	@for b in LooplabEvent SlotTransition; do \
+		for n in 20000 120000; do \
+			valgrind --tool=callgrind --callgrind-out-file=/dev/null bin/slot.test -test.run '^$$' -test.bench "^Benchmark$$b\$$" -test.benchtime $${n}x -test.cpu 1 2>&1 >/dev/null \
+				| sed -n "s/.*Collected : \([0-9]*\).*/$$b $$n \1/p"; \
+		done; \
+	done | awk '{ir[$$1,$$2]=$$3} END { \
+		l=(ir["LooplabEvent",120000]-ir["LooplabEvent",20000])/100000; \
+		s=(ir["SlotTransition",120000]-ir["SlotTransition",20000])/100000; \
+		printf "LooplabEvent   %.0f instructions/op\nSlotTransition %.0f instructions/op\nratio          %.2fx (target <= 1.5x)\n", l, s, s/l }'
 
 # bench-interop: under the same redis-benchmark SET load on a real primary,
 # our replica and a real redis-server replica side by side: applied ops/s
