@@ -95,14 +95,11 @@ func cmdLSet(c *execCtx, args [][]byte) Reply {
 	if !ok {
 		return notInteger()
 	}
-	n := int64(o.list.len())
-	if idx < 0 {
-		idx += n
-	}
-	if idx < 0 || idx >= n {
+	i, in := listIndex(idx, o.list.len())
+	if !in {
 		return errReply("ERR index out of range")
 	}
-	o.list.set(int(idx), clone(args[3]))
+	o.list.set(i, clone(args[3]))
 	c.dirty++
 	return okReply()
 }
@@ -240,12 +237,21 @@ func cmdLIndex(c *execCtx, args [][]byte) Reply {
 	if !ok {
 		return notInteger()
 	}
-	n := int64(o.list.len())
-	if idx < 0 {
-		idx += n
-	}
-	if idx < 0 || idx >= n {
+	i, in := listIndex(idx, o.list.len())
+	if !in {
 		return null()
 	}
-	return bulk(o.list.at(int(idx)))
+	return bulk(o.list.at(i))
+}
+
+// listIndex resolves a Redis list index (negative counts from the end)
+// against a list of n elements, reporting whether it falls inside.
+func listIndex(idx int64, n int) (int, bool) {
+	if idx < 0 {
+		idx += int64(n)
+	}
+	if idx < 0 || idx >= int64(n) {
+		return 0, false
+	}
+	return int(idx), true
 }
