@@ -49,7 +49,7 @@ func TestPrimaryServesUntilCancelled(t *testing.T) {
 	require.NoError(t, err)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr redistest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"primary", "--listen", addr, "--backlog", "64kb", "--ping", "1s"}, &stdout, &stderr)

@@ -61,11 +61,11 @@ func TestReplicaStateDirErrors(t *testing.T) {
 // runReplicaCmd runs "replsm replica" with args until cancel is called and
 // returns its address once it serves, and a function that stops it and
 // returns its exit code.
-func runReplicaCmd(t *testing.T, args ...string) (addr string, logs *syncBuffer, stop func() int) {
+func runReplicaCmd(t *testing.T, args ...string) (addr string, logs *redistest.SyncBuffer, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout bytes.Buffer
-	logs = &syncBuffer{}
+	logs = &redistest.SyncBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, append([]string{"replica"}, args...), &stdout, logs) }()
 	addrRE := regexp.MustCompile(`msg="replica serving reads" addr=(\S+)`)

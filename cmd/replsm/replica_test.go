@@ -7,7 +7,6 @@ import (
 	"net"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -63,24 +62,6 @@ func TestReplicaListenBusy(t *testing.T) {
 	assert.Contains(t, stderr.String(), "listen on "+ln.Addr().String())
 }
 
-// syncBuffer is a bytes.Buffer the command writes to while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestReplicaRunsUntilCancelled: an unreachable primary is not a startup
 // error; the command serves reads, warns, logs the shard's transitions and
 // exits 0 when its context ends.
@@ -93,7 +74,7 @@ func TestReplicaRunsUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout bytes.Buffer
-	var stderr syncBuffer
+	var stderr redistest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"replica", "--shard", "0=" + deadAddr, "--listen", "127.0.0.1:0", "--cap", "1", "--keepalive", "2s"}, &stdout, &stderr)

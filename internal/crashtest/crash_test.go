@@ -2,7 +2,6 @@ package crashtest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,30 +32,12 @@ import (
 // primaryArgs: a ping every second, a backlog that covers every gap here.
 var primaryArgs = []string{"--repl-timeout", "5", "--repl-ping-replica-period", "1", "--repl-backlog-size", "64mb"}
 
-// syncBuffer is a bytes.Buffer written by one goroutine, read by another.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // child is one run of the replica in a child process.
 type child struct {
 	t      *testing.T
 	name   string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *redistest.SyncBuffer
 	lines  chan string   // stdout, line by line; closed at EOF
 	done   chan struct{} // closed when the process has been waited for
 	err    error         // cmd.Wait's result, after done
@@ -73,7 +53,7 @@ func startChild(t *testing.T, name string, opts childOpts, failpoints string) *c
 	require.NoError(t, err)
 	cmd := exec.Command(exe, "-test.run=^TestCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), childEnv+"="+string(spec), failpoint.EnvVar+"="+failpoints)
-	c := &child{t: t, name: name, cmd: cmd, stderr: &syncBuffer{}, lines: make(chan string, 64), done: make(chan struct{})}
+	c := &child{t: t, name: name, cmd: cmd, stderr: &redistest.SyncBuffer{}, lines: make(chan string, 64), done: make(chan struct{})}
 	cmd.Stderr = c.stderr
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
