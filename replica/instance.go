@@ -1,10 +1,8 @@
 package replica
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -218,14 +216,4 @@ func (in *Instance) random() *rand.Rand {
 		in.rng = rand.New(rand.NewPCG(in.opts.Slot.Seed, ^uint64(0)))
 	}
 	return in.rng
-}
-
-func (in *Instance) logAt(level slog.Level, msg string, attrs ...slog.Attr) {
-	log, ctx := in.rt.Logger(), context.Background()
-	if !log.Enabled(ctx, level) {
-		return
-	}
-	r := slog.NewRecord(in.rt.Clock().Now(), level, msg, 0)
-	r.AddAttrs(attrs...)
-	_ = log.Handler().Handle(ctx, r)
 }

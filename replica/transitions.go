@@ -198,12 +198,12 @@ func (in *Instance) carryOut(e *effect) {
 			s.LinkDown(e.reason)
 		}
 	case effExhausted:
-		in.logAt(slog.LevelError, "instance recovery budget exhausted; operator reset needed",
+		in.rt.Log(slog.LevelError, "instance recovery budget exhausted; operator reset needed",
 			slog.String("master", in.masterAddr()), slog.String("last_error", in.lastError()))
 		if in.opts.OnExhausted != nil {
 			in.opts.OnExhausted(e.rec)
 		}
 	case effJournalError:
-		in.logAt(slog.LevelError, "journal failed", slog.Uint64("seq", e.rec.Seq), slog.String("error", e.reason))
+		in.rt.Log(slog.LevelError, "journal failed", slog.Uint64("seq", e.rec.Seq), slog.String("error", e.reason))
 	}
 }

@@ -52,20 +52,21 @@ func (s *Slot) deliver(o *output) {
 		rt.opts.Driver.Close(s.id, o.session, o.reason)
 	case outExhausted:
 		ex := Exhaustion{Slot: s.id, Endpoint: s.endpoint, LastError: o.rec.Reason, Record: o.rec}
-		rt.logAt(slog.LevelError, "slot recovery budget exhausted; operator reset needed",
+		rt.Log(slog.LevelError, "slot recovery budget exhausted; operator reset needed",
 			slog.String("id", s.id.String()), slog.String("endpoint", s.endpoint),
 			slog.String("last_error", string(o.rec.Event)+": "+o.rec.Reason))
 		if rt.opts.OnExhausted != nil {
 			rt.opts.OnExhausted(ex)
 		}
 	case outJournalError:
-		rt.logAt(slog.LevelError, "journal failed",
+		rt.Log(slog.LevelError, "journal failed",
 			slog.String("id", s.id.String()), slog.Uint64("seq", o.rec.Seq), slog.String("error", o.reason))
 	}
 }
 
-// logAt logs with the runtime clock's time, not the wall clock slog uses.
-func (rt *Runtime) logAt(level slog.Level, msg string, attrs ...slog.Attr) {
+// Log writes a message to the runtime's logger stamped with the runtime's
+// clock (slog would use the wall clock), for the slots and their owner.
+func (rt *Runtime) Log(level slog.Level, msg string, attrs ...slog.Attr) {
 	ctx := context.Background()
 	if !rt.log.Enabled(ctx, level) {
 		return

@@ -18,6 +18,12 @@ import (
 //
 // On any error nothing changed.
 func (s *Slot) Deliver(sess Session, ev Event, reason string) (Record, error) {
+	return s.reply(sess, ev, reason, false)
+}
+
+// reply is Deliver; unreached marks a failure whose request never reached
+// the primary (see FailUnreached).
+func (s *Slot) reply(sess Session, ev Event, reason string, unreached bool) (Record, error) {
 	if !def.HasEvent(ev) {
 		return Record{}, &fsm.EventError{Machine: def.Name(), ID: s.id.String(), Event: string(ev), State: string(s.State()), Err: fsm.ErrUnknownEvent}
 	}
@@ -30,7 +36,9 @@ func (s *Slot) Deliver(sess Session, ev Event, reason string) (Record, error) {
 		s.unlockAndFlush()
 		return Record{}, err
 	}
+	s.unreached = unreached
 	rec, err := s.fire(ev, reason)
+	s.unreached = false
 	s.unlockAndFlush()
 	return rec, err
 }
@@ -38,7 +46,7 @@ func (s *Slot) Deliver(sess Session, ev Event, reason string) (Record, error) {
 // staleLocked counts a drop and says why.
 func (s *Slot) staleLocked(sess Session, what string) error {
 	s.stats.StaleDropped++
-	s.rt.logAt(slog.LevelDebug, "stale session dropped",
+	s.rt.Log(slog.LevelDebug, "stale session dropped",
 		slog.String("id", s.id.String()), slog.String("what", what),
 		slog.Uint64("session", uint64(sess)), slog.Uint64("live", uint64(s.session)))
 	return fmt.Errorf("%w: %s %s for session %d, live session is %d", ErrStaleSession, s.id, what, sess, s.session)
@@ -70,16 +78,7 @@ func (s *Slot) Fail(sess Session, reason string) error { return s.deliver1(sess,
 // that it does not count toward the FullSyncAfter escalation: an
 // unreachable primary says nothing about whether incremental sync works.
 func (s *Slot) FailUnreached(sess Session, reason string) error {
-	s.mu.Lock()
-	if sess == 0 || sess != s.session {
-		err := s.staleLocked(sess, string(EvFail))
-		s.unlockAndFlush()
-		return err
-	}
-	s.unreached = true
-	_, err := s.fire(EvFail, reason)
-	s.unreached = false
-	s.unlockAndFlush()
+	_, err := s.reply(sess, EvFail, reason, true)
 	return err
 }
 
