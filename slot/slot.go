@@ -74,6 +74,9 @@ type Stats struct {
 	Failures      uint64 // entries into Error
 	Recoveries    uint64 // Error -> NoConnect by the recovery timer
 	FullSyncs     uint64 // snapshots completed
+	PartialSyncs  uint64 // incremental syncs accepted (sync_ok)
+	Probes        uint64 // reachability probes asked of the driver while in Error
+	BusyRetries   uint64 // "busy, ask again" replies (-LOADING, -MASTERDOWN) answered by a re-ask
 	Exhaustions   uint64
 	JournalErrors uint64
 }
