@@ -65,6 +65,7 @@ func TestMilestonesFromTransitions(t *testing.T) {
 	cfg.RecoveryCap = 1
 	icfg := replica.DefaultConfig()
 	icfg.RecoveryCap = 1
+	icfg.IdleTimeout = 0 // the fake master sends nothing
 	in, err := replica.New(replica.Options{
 		Slot:   slot.Options{Clock: clk, Driver: drv, Journal: j.Slot},
 		Driver: drv, Config: icfg, SlotConfig: cfg, Journal: j.Instance,
@@ -83,12 +84,12 @@ func TestMilestonesFromTransitions(t *testing.T) {
 	drv.fail = true
 	require.NoError(t, s.Fail(sess, "EOF"))
 	clk.Add(time.Minute)
-	in.Runtime().Scheduler().RunDue()
+	in.Runtime().RunDue()
 	require.Equal(t, slot.Error, s.State())
 
 	require.NoError(t, in.Fatal(in.Session(), "replication id mismatch"))
 	clk.Add(time.Minute)
-	in.Scheduler().RunDue()
+	in.Runtime().RunDue()
 
 	ms, err := st.PendingMilestones(0, 100)
 	require.NoError(t, err)

@@ -28,10 +28,13 @@ type Config struct {
 	RecoveryCap int
 	// StablePeriod is how long Connected must last to refill the budget.
 	StablePeriod time.Duration
+	// ExhaustedRetry is the slow cadence once the budget is spent. Zero
+	// waits for the operator (opt-in only).
+	ExhaustedRetry time.Duration
 }
 
 // DefaultConfig: Pika's 10 s meta resend and 60 s idle link, gRPC backoff,
-// 5 recoveries per stable minute.
+// 5 recoveries per stable minute, then one every 5 minutes.
 func DefaultConfig() Config {
 	return Config{
 		MetaTimeout:    10 * time.Second,
@@ -40,6 +43,7 @@ func DefaultConfig() Config {
 		Backoff:        timeouts.DefaultBackoff(),
 		RecoveryCap:    5,
 		StablePeriod:   60 * time.Second,
+		ExhaustedRetry: 5 * time.Minute,
 	}
 }
 
@@ -53,6 +57,9 @@ func (c Config) Validate() error {
 	}
 	if c.StablePeriod <= 0 {
 		return fmt.Errorf("%w: replica.Config.StablePeriod must be > 0, got %s", ErrInvalidConfig, c.StablePeriod)
+	}
+	if c.ExhaustedRetry < 0 {
+		return fmt.Errorf("%w: replica.Config.ExhaustedRetry must be >= 0 (0 waits for the operator), got %s", ErrInvalidConfig, c.ExhaustedRetry)
 	}
 	if c.RecoveryCap < 1 {
 		return fmt.Errorf("%w: replica.Config.RecoveryCap must be >= 1, got %d", ErrInvalidConfig, c.RecoveryCap)

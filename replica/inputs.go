@@ -2,48 +2,58 @@ package replica
 
 import (
 	"context"
-	"errors"
+
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/replsm/replsm/host"
 	"github.com/replsm/replsm/slot"
 )
 
-// SlaveOf sets the master and (re)connects: from any state to Connect. In
-// Error it doubles as a reset with a fresh budget.
+// SlaveOf sets the master and (re)connects: from any state to Connect. The
+// master already followed is a no-op (no session closed, no transfer
+// aborted; a zero Record) unless the instance is in Error, where it doubles
+// as a reset. Another master refills the budget of the instance and of
+// every shard, exhausted ones included. An empty or malformed address
+// returns ErrNoMaster and changes nothing.
 func (in *Instance) SlaveOf(addr string) (Record, error) {
-	if strings.TrimSpace(addr) == "" {
-		return Record{}, ErrNoMaster
+	if err := slot.ValidEndpoint(addr); err != nil {
+		return Record{}, fmt.Errorf("%w: %v", ErrNoMaster, err)
 	}
-	in.mu.Lock()
-	defer in.unlockAndFlush()
+	in.Mu.Lock()
+	defer in.UnlockAndFlush()
+	st := in.M.State()
+	if addr == in.master && st != NoConnect && st != Error {
+		return Record{}, nil
+	}
 	in.master = addr
-	if in.m.State() == Error {
-		in.budget.Refill()
-		in.backoffStep, in.exhausted = 0, false
-	}
-	return in.fire(EvSlaveOf, "slaveof "+addr)
+	in.Refill()
+	in.Queue(output{Kind: host.OutEffect, Code: effRefillSlots, Reason: "slaveof " + addr})
+	return in.Fire(EvSlaveOf, "slaveof "+addr)
 }
 
 // RemoveMaster is "slaveof no one": back to NoConnect from anywhere, every
-// shard to NoConnect.
+// shard to NoConnect with a fresh budget.
 func (in *Instance) RemoveMaster() (Record, error) {
-	in.mu.Lock()
-	defer in.unlockAndFlush()
-	return in.fire(EvRemoveMaster, "slaveof no one")
+	in.Mu.Lock()
+	defer in.UnlockAndFlush()
+	in.Refill()
+	in.Queue(output{Kind: host.OutEffect, Code: effRefillSlots, Reason: "slaveof no one"})
+	return in.Fire(EvRemoveMaster, "slaveof no one")
 }
 
-// Reset is the operator's way out of Error: NoConnect with a fresh budget,
-// then a reconnect to the configured master.
+// Reset is the operator's way out of Error: NoConnect with a fresh budget
+// for the instance and every shard, then a reconnect to the configured
+// master. In any other state it returns an *fsm.EventError wrapping
+// fsm.ErrNotAllowed and changes nothing.
 func (in *Instance) Reset(reason string) (Record, error) {
-	in.mu.Lock()
-	defer in.unlockAndFlush()
-	if in.m.State() == Error {
-		in.budget.Refill()
-		in.backoffStep, in.exhausted = 0, false
+	in.Mu.Lock()
+	defer in.UnlockAndFlush()
+	if in.M.State() == Error {
+		in.Refill()
+		in.Queue(output{Kind: host.OutEffect, Code: effRefillSlots, Reason: reason})
 	}
-	return in.fire(EvReset, reason)
+	return in.Fire(EvReset, reason)
 }
 
 // MetaOK: the master accepted the meta handshake of session sess.
@@ -66,65 +76,89 @@ func (in *Instance) LinkLost(sess slot.Session, reason string) error {
 }
 
 // Activity notes that the master was heard from under session sess (keeps
-// the idle timer quiet; no scheduler work).
+// the idle timer quiet; no heap work). Shard data counts too, on its own.
 func (in *Instance) Activity(sess slot.Session) {
-	in.mu.Lock()
+	in.Mu.Lock()
 	if sess == in.session && sess != 0 {
 		in.lastActivity = in.rt.Clock().Now()
 	}
-	in.mu.Unlock()
+	in.Mu.Unlock()
 }
 
 func (in *Instance) reply(sess slot.Session, ev Event, reason string) error {
-	in.mu.Lock()
-	defer in.unlockAndFlush()
+	in.Mu.Lock()
+	defer in.UnlockAndFlush()
 	if sess == 0 || sess != in.session {
 		return fmt.Errorf("%w: instance %s for session %d, live session is %d", ErrStaleSession, ev, sess, in.session)
 	}
-	_, err := in.fire(ev, reason)
+	_, err := in.Fire(ev, reason)
 	return err
 }
 
 // Session is the live meta session, 0 when none.
 func (in *Instance) Session() slot.Session {
-	in.mu.Lock()
-	defer in.mu.Unlock()
+	in.Mu.Lock()
+	defer in.Mu.Unlock()
 	return in.session
 }
 
+// Master is the configured master ("" after RemoveMaster).
+func (in *Instance) Master() string { return in.masterAddr() }
+
 func (in *Instance) masterAddr() string {
-	in.mu.Lock()
-	defer in.mu.Unlock()
+	in.Mu.Lock()
+	defer in.Mu.Unlock()
 	return in.master
 }
 
-func (in *Instance) lastError() string {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.lastErr
-}
-
 // WaitSynced returns nil once the link is up: the instance Connected and
-// every slot that is not Detached Connected. It joins syncs in flight; it
-// returns early with ErrExhausted when a slot gives up, or ctx's error.
+// every slot that is not Detached Connected. It joins syncs in flight. It
+// returns ErrExhausted as soon as the instance or a slot has spent its
+// budget, or ctx's error.
 func (in *Instance) WaitSynced(ctx context.Context) error {
-	for _, s := range in.Slots() {
-		err := s.WaitSynced(ctx)
-		if err != nil && !errors.Is(err, slot.ErrDetached) {
+	for {
+		changed, done := in.rt.Host().Watch()
+		err, ok := in.synced()
+		if ok {
+			done()
 			return err
 		}
+		select {
+		case <-changed:
+			done()
+		case <-ctx.Done():
+			done()
+			return fmt.Errorf("replica: wait for sync: %w", ctx.Err())
+		}
 	}
-	if st := in.State(); st != Connected {
-		return fmt.Errorf("replica: instance is %s after its slots synced", st)
-	}
-	return nil
 }
 
-// Info is a consistent-per-part snapshot, printable like INFO replication.
+func (in *Instance) synced() (error, bool) {
+	in.Mu.Lock()
+	st, exhausted, lastErr := in.M.State(), in.Exhausted, in.LastErr
+	in.Mu.Unlock()
+	if exhausted {
+		return fmt.Errorf("%w: instance: %s", ErrExhausted, lastErr), true
+	}
+	up := st == Connected
+	for _, s := range in.Slots() {
+		ss := s.Status()
+		switch {
+		case ss.Exhausted:
+			return fmt.Errorf("%w: %s: %s", ErrExhausted, ss.ID, ss.LastError), true
+		case ss.State != slot.Connected && ss.State != slot.Detached:
+			up = false
+		}
+	}
+	return nil, up
+}
+
+// Info is a consistent-per-part snapshot of the instance and its slots:
+// data, for an embedding to render (the Redis one prints INFO replication).
 type Info struct {
 	State        State
 	Master       string
-	LinkUp       bool
+	LinkUp       bool // the instance Connected and every non-detached slot Connected
 	Session      slot.Session
 	AttemptsLeft int
 	Cap          int
@@ -137,17 +171,15 @@ type Info struct {
 
 // Info returns the instance's and every slot's status.
 func (in *Instance) Info() Info {
-	in.mu.Lock()
+	in.Mu.Lock()
 	now := in.rt.Clock().Now()
-	if in.budget.Settle(now) {
-		in.backoffStep = 0
-	}
+	in.Settle(now)
 	info := Info{
-		State: in.m.State(), Master: in.master, Session: in.session,
-		AttemptsLeft: in.budget.Remaining(), Cap: in.budget.Cap(), Exhausted: in.exhausted,
-		LastError: in.lastErr, Since: in.enteredAt, InState: now.Sub(in.enteredAt),
+		State: in.M.State(), Master: in.master, Session: in.session,
+		AttemptsLeft: in.Budget.Remaining(), Cap: in.Budget.Cap(), Exhausted: in.Exhausted,
+		LastError: in.LastErr, Since: in.EnteredAt, InState: now.Sub(in.EnteredAt),
 	}
-	in.mu.Unlock()
+	in.Mu.Unlock()
 	info.LinkUp = info.State == Connected
 	for _, s := range in.Slots() {
 		st := s.Status()
@@ -157,30 +189,4 @@ func (in *Instance) Info() Info {
 		}
 	}
 	return info
-}
-
-// String renders Info in the key:value style of INFO replication.
-func (i Info) String() string {
-	var b strings.Builder
-	up := "down"
-	if i.LinkUp {
-		up = "up"
-	}
-	fmt.Fprintf(&b, "role:slave\nmaster:%s\nmaster_link_status:%s\ninstance_state:%s\ninstance_session:%d\n", i.Master, up, i.State, i.Session)
-	fmt.Fprintf(&b, "instance_attempts_left:%d/%d\ninstance_exhausted:%t\ninstance_in_state:%s\n", i.AttemptsLeft, i.Cap, i.Exhausted, i.InState)
-	if i.LastError != "" {
-		fmt.Fprintf(&b, "instance_last_error:%s\n", i.LastError)
-	}
-	for _, s := range i.Slots {
-		fmt.Fprintf(&b, "%s:state=%s,session=%d,attempts_left=%d/%d,exhausted=%t,in_state=%s,full_syncs=%d,recoveries=%d,stale_dropped=%d",
-			s.ID, s.State, s.Session, s.AttemptsLeft, s.Cap, s.Exhausted, s.InState, s.Stats.FullSyncs, s.Stats.Recoveries, s.Stats.StaleDropped)
-		if s.Endpoint != "" {
-			fmt.Fprintf(&b, ",endpoint=%s", s.Endpoint)
-		}
-		if s.LastError != "" {
-			fmt.Fprintf(&b, ",last_error=%q", s.LastError)
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
 }

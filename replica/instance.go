@@ -3,12 +3,12 @@ package replica
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/replsm/replsm/fsm"
+	"github.com/replsm/replsm/host"
 	"github.com/replsm/replsm/slot"
 	"github.com/replsm/replsm/timeouts"
 )
@@ -18,13 +18,13 @@ var (
 	ErrUnknownSlot = errors.New("replica: unknown slot")
 	// ErrSlotExists is returned by AddSlot for an id already owned.
 	ErrSlotExists = errors.New("replica: slot already exists")
-	// ErrNoMaster is returned by SlaveOf for an empty address.
+	// ErrNoMaster is returned by SlaveOf for an empty or malformed address.
 	ErrNoMaster = errors.New("replica: no master address")
 	// ErrStaleSession is returned for an instance reply whose session is not
 	// the live meta session; it is slot.ErrStaleSession.
 	ErrStaleSession = slot.ErrStaleSession
-	// ErrExhausted is returned by WaitSynced when the instance or a slot ran
-	// out of recoveries.
+	// ErrExhausted is returned by WaitSynced as soon as the instance or a
+	// slot has spent its recovery budget.
 	ErrExhausted = slot.ErrExhausted
 )
 
@@ -54,40 +54,28 @@ type Options struct {
 	SlotConfig slot.Config
 	// Observers get every instance record, in order, outside locks.
 	Observers []func(Record)
-	// OnExhausted is called when the instance runs out of recoveries.
+	// OnExhausted is called once per exhaustion episode of the instance.
 	OnExhausted func(Record)
-	// Journal, when set, is called under the instance lock for every
-	// record, before anything else sees it (see slot.Options.Journal). An
-	// error is logged; the transition stands.
+	// Journal, when set, makes every instance record durable after the
+	// instance lock is released and before anything else sees it (see
+	// slot.Options.Journal). An error is logged; the transition stands.
 	Journal func(Record) error
 }
 
 // Instance is the replica's instance-level machine and owner of its slots.
 type Instance struct {
+	host.Host[State, Event]
 	rt      *slot.Runtime
 	cfg     Config
 	slotCfg *slot.Config
 	drv     Driver
 	opts    Options
-	sched   *timeouts.Scheduler[*Instance]
+	kind    host.Kind[State, Event]
 
-	mu           sync.Mutex
-	m            fsm.Machine[State, Event]
 	master       string
 	session      slot.Session
-	lastSession  slot.Session
-	enteredAt    time.Time
 	lastActivity time.Time
-	deadline     time.Time
-	armed        bool
-	budget       timeouts.Budget
-	backoffStep  int
 	connectStep  int
-	exhausted    bool
-	lastErr      string
-	rng          *rand.Rand
-	box          fsm.Mailbox[effect]
-	recAt        int
 
 	slotsMu sync.RWMutex
 	slots   map[slot.ID]*slot.Slot
@@ -115,36 +103,35 @@ func New(opts Options) (*Instance, error) {
 	slotCfg := opts.SlotConfig
 	in := &Instance{
 		rt: rt, cfg: opts.Config, slotCfg: &slotCfg, drv: opts.Driver, opts: opts,
-		budget: b, slots: map[slot.ID]*slot.Slot{},
-		m: fsm.NewMachine(def, "instance"),
+		slots: map[slot.ID]*slot.Slot{},
 	}
-	in.enteredAt = rt.Clock().Now()
-	in.sched = timeouts.NewScheduler(rt.Clock(), func(i *Instance, at time.Time) { i.onDeadline(at) })
+	in.kind = host.Kind[State, Event]{Error: Error, Observers: opts.Observers, Journal: opts.Journal}
+	// The instance's jitter stream is apart from every slot's.
+	in.Init(rt.Host(), def, "instance", (*owner)(in), &in.kind, b, ^uint64(0))
+	rt.OnConnected(in.siblingConnected)
 	return in, nil
 }
 
-// Runtime is what the instance's slots share (clock, scheduler, driver).
+// Runtime is what the instance and its slots share (one deadline heap).
 func (in *Instance) Runtime() *slot.Runtime { return in.rt }
 
-// Scheduler holds the instance's own deadline (tests RunDue it beside the
-// slots' one).
-func (in *Instance) Scheduler() *timeouts.Scheduler[*Instance] { return in.sched }
+// Start runs the runtime's deadline heap in the background; Stop stops it.
+func (in *Instance) Start() { in.rt.Start() }
 
-// Start runs both schedulers in the background; Stop stops them.
-func (in *Instance) Start() { in.rt.Start(); in.sched.Start() }
-
-// Stop stops the background schedulers and waits for them.
-func (in *Instance) Stop() { in.sched.Stop(); in.rt.Stop() }
+// Stop stops the background scheduler and waits for it.
+func (in *Instance) Stop() { in.rt.Stop() }
 
 // State is the instance state.
 func (in *Instance) State() State {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.m.State()
+	in.Mu.Lock()
+	defer in.Mu.Unlock()
+	return in.M.State()
 }
 
 // AddSlot adds a shard following endpoint ("" for the instance's master).
-// It starts at once if the instance is Connected.
+// It starts at once if the instance is Connected. Its sessions are new to
+// the runtime, so replies meant for an earlier slot of the same id are
+// stale.
 func (in *Instance) AddSlot(id slot.ID, endpoint string) (*slot.Slot, error) {
 	s, err := in.rt.NewSlot(id, endpoint, in.slotCfg)
 	if err != nil {
@@ -179,6 +166,16 @@ func (in *Instance) RemoveSlot(id slot.ID) error {
 	return nil
 }
 
+// RepointSlot re-points one slot at another primary (see
+// slot.Slot.SetEndpoint): the endpoint it follows already is a no-op.
+func (in *Instance) RepointSlot(id slot.ID, endpoint, reason string) (slot.Record, error) {
+	s, err := in.Slot(id)
+	if err != nil {
+		return slot.Record{}, err
+	}
+	return s.SetEndpoint(endpoint, reason)
+}
+
 // Slot returns the slot with that id.
 func (in *Instance) Slot(id slot.ID) (*slot.Slot, error) {
 	in.slotsMu.RLock()
@@ -211,9 +208,15 @@ func (in *Instance) Deliver(id slot.ID, sess slot.Session, ev slot.Event, reason
 	return s.Deliver(sess, ev, reason)
 }
 
-func (in *Instance) random() *rand.Rand {
-	if in.rng == nil {
-		in.rng = rand.New(rand.NewPCG(in.opts.Slot.Seed, ^uint64(0)))
+// siblingConnected: a slot reached Connected, so its endpoint answers;
+// siblings on the same endpoint that are probing it recover at once.
+func (in *Instance) siblingConnected(c *slot.Slot, endpoint string) {
+	if !in.rt.AnyProbing() {
+		return
 	}
-	return in.rng
+	for _, s := range in.Slots() {
+		if s != c && s.Endpoint() == endpoint {
+			s.Reachable("sibling " + c.ID().String() + " connected to the same endpoint")
+		}
+	}
 }

@@ -49,7 +49,7 @@ func Spec(cfg Config) fsm.Spec[State, Event] {
 			{Name: Connect, Doc: "master configured; (re)connecting after a backoff"},
 			{Name: Connecting, Doc: "meta handshake sent; waiting for its reply"},
 			{Name: Connected, Doc: "meta handshake done; shards sync on their own"},
-			{Name: Error, Kind: fsm.KindError, Doc: "fatal mismatch (auth, replication id, topology); recovers after a backoff while the budget lasts"},
+			{Name: Error, Kind: fsm.KindError, Doc: "fatal mismatch (auth, replication id, topology); recovers after a backoff while the budget lasts, then at a slow cadence"},
 		},
 		Transitions: []fsm.Transition[State, Event]{
 			{Event: EvSlaveOf, Src: []State{NoConnect, Connect, Connecting, Connected, Error}, Dst: Connect, Doc: "operator set the master (or recovery reconnects to it)"},
@@ -60,7 +60,7 @@ func Spec(cfg Config) fsm.Spec[State, Event] {
 			{Event: EvLinkLost, Src: []State{Connected}, Dst: Connect, Doc: "the link to the master closed"},
 			{Event: EvIdleTimeout, Src: []State{Connected}, Dst: Connect, Timer: idle, Doc: "nothing heard from the master"},
 			{Event: EvFatal, Src: []State{Connect, Connecting, Connected}, Dst: Error, Doc: "auth, replication id or topology mismatch"},
-			{Event: EvRecover, Src: []State{Error}, Dst: NoConnect, Guard: "attempts < cap", Timer: "backoff", Doc: "retry after a backoff while the budget lasts"},
+			{Event: EvRecover, Src: []State{Error}, Dst: NoConnect, Guard: "budget left, or exhausted retry", Timer: "backoff", Doc: "retry after a backoff while the budget lasts, then every ExhaustedRetry"},
 			{Event: EvReset, Src: []State{Error}, Dst: NoConnect, Doc: "operator reset; budget refilled"},
 			{Event: EvRemoveMaster, Src: []State{NoConnect, Connect, Connecting, Connected, Error}, Dst: NoConnect, Doc: "slaveof no one"},
 		},

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/replsm/replsm/follower"
 	"github.com/replsm/replsm/slot"
 )
 
@@ -280,7 +281,7 @@ func (s *Sim) exec(cmd string, args []Arg) (string, error) {
 		s.settle()
 		return "", err
 	case "info":
-		return s.Inst.Info().String(), nil
+		return statusText(s.Inst.Info()), nil
 	case "wait-start", "wait-expire", "wait-result":
 		return s.waitCmd(cmd, m)
 	case "follower-add", "follower", "follower-ack", "followers":
@@ -386,12 +387,12 @@ func (s *Sim) followerCmd(cmd string, m argMap) (string, error) {
 		off, _ := strconv.ParseInt(m.or("offset", "0"), 10, 64)
 		err = f.Ack(sess, off)
 	default:
-		switch ev := slot.FollowerEvent(m.or("event", "")); ev {
-		case slot.FEvFullSyncRequested:
+		switch ev := follower.Event(m.or("event", "")); ev {
+		case follower.EvFullSyncRequested:
 			err = f.FullSyncRequested(m.or("reason", ""))
-		case slot.FEvContinue:
+		case follower.EvContinue:
 			err = f.Continue(m.or("reason", ""))
-		case slot.FEvClosed:
+		case follower.EvClosed:
 			err = f.Close(m.or("reason", ""))
 		default:
 			err = fmt.Errorf("%w: follower event=%q (want full_sync_requested, continue or closed)", ErrBadCommand, ev)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/replsm/replsm/follower"
 	"github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
 )
@@ -158,4 +159,12 @@ func (s *Sim) setPeer(target string, mode PeerMode) error {
 	}
 	s.peers[id] = mode
 	return nil
+}
+
+// followerDriver is the follower machines' driver: it logs the connection
+// the primary side would close.
+type followerDriver struct{ sim *Sim }
+
+func (d followerDriver) Close(id string, sess follower.Session, reason string) {
+	d.sim.logf("  > close follower/%s session=%d (%s)", id, sess, reason)
 }

@@ -61,7 +61,7 @@ func TestRunScript(t *testing.T) {
 	var out strings.Builder
 	s, err := Run(strings.NewReader("new slots=2\nslaveof addr=m:1\nadvance 1s\ninfo\n"), &out, DefaultParams())
 	require.NoError(t, err)
-	require.Contains(t, out.String(), "master_link_status:up")
+	require.Contains(t, out.String(), "link=up")
 	require.Equal(t, fsm.Overlay{Current: "Connected", Counts: map[string]int{"Connected/Connected": 2}}, s.Overlay())
 	s.Close()
 	_, err = Run(strings.NewReader("new bogus=1\n"), &out, DefaultParams())

@@ -13,6 +13,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"github.com/replsm/replsm/follower"
 	"github.com/replsm/replsm/fsm"
 	"github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
@@ -25,8 +26,8 @@ type Sim struct {
 	wall clock.Clock
 	Inst *replica.Instance
 	// Followers and Snapshots are the primary side, for scenarios about it.
-	Followers *slot.Followers
-	Snapshots *slot.Snapshots[slot.ID, int]
+	Followers *follower.Set
+	Snapshots *follower.Snapshots[slot.ID, int]
 
 	epoch       time.Time
 	transfer    time.Duration
@@ -90,14 +91,15 @@ func New(p Params) (*Sim, error) {
 			return nil, err
 		}
 	}
-	s.Followers, err = slot.NewFollowers(slot.FollowerOptions{
-		Clock: s.Clock, Config: slot.FollowerConfig{SyncTimeout: 30 * time.Second, AckTimeout: 20 * time.Second},
-		Observers: []func(slot.FollowerRecord){func(r slot.FollowerRecord) { s.logf("%s", r) }},
+	s.Followers, err = follower.NewSet(follower.Options{
+		Runtime: inst.Runtime().Host(), Driver: followerDriver{s},
+		Config:    follower.Config{SyncTimeout: 30 * time.Second, AckTimeout: 20 * time.Second},
+		Observers: []func(follower.Record){func(r follower.Record) { s.logf("%s", r) }},
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.Snapshots = &slot.Snapshots[slot.ID, int]{}
+	s.Snapshots = &follower.Snapshots[slot.ID, int]{}
 	return s, nil
 }
 
@@ -142,8 +144,7 @@ func (s *Sim) Advance(d time.Duration) {
 // settle runs everything due now until nothing is.
 func (s *Sim) settle() {
 	for {
-		n := s.Inst.Scheduler().RunDue() + s.Inst.Runtime().Scheduler().RunDue() + s.Followers.Scheduler().RunDue()
-		n += s.runPeer()
+		n := s.Inst.Runtime().RunDue() + s.runPeer()
 		if n == 0 {
 			return
 		}
@@ -176,9 +177,7 @@ func (s *Sim) next() (time.Time, bool) {
 			best, found = t, true
 		}
 	}
-	consider(s.Inst.Scheduler().Next())
-	consider(s.Inst.Runtime().Scheduler().Next())
-	consider(s.Followers.Scheduler().Next())
+	consider(s.Inst.Runtime().Next())
 	for _, a := range s.pending {
 		consider(a.at, true)
 	}

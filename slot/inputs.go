@@ -9,7 +9,8 @@ import (
 
 // Deliver applies a reply from the primary under session sess: one of
 // sync_ok, need_full_sync, db_sync_started, db_sync_done, db_sync_loaded or
-// fail. It returns the transition's record, or:
+// fail (busy replies go through Busy). It returns the transition's record,
+// or:
 //   - an *fsm.EventError wrapping fsm.ErrUnknownEvent for an undeclared event,
 //   - ErrNotDeliverable for an event only timers or operators raise,
 //   - ErrStaleSession if sess is not the live session (dropped and counted),
@@ -21,8 +22,8 @@ func (s *Slot) Deliver(sess Session, ev Event, reason string) (Record, error) {
 	return s.reply(sess, ev, reason, false)
 }
 
-// reply is Deliver; unreached marks a failure whose request never reached
-// the primary (see FailUnreached).
+// reply is the one way a peer's answer reaches the slot; unreached marks a
+// failure whose request never reached the primary (see FailUnreached).
 func (s *Slot) reply(sess Session, ev Event, reason string, unreached bool) (Record, error) {
 	if !def.HasEvent(ev) {
 		return Record{}, &fsm.EventError{Machine: def.Name(), ID: s.id.String(), Event: string(ev), State: string(s.State()), Err: fsm.ErrUnknownEvent}
@@ -30,16 +31,29 @@ func (s *Slot) reply(sess Session, ev Event, reason string, unreached bool) (Rec
 	if !replyEvents[ev] {
 		return Record{}, fmt.Errorf("%w: %s %s is raised by the slot's timers or operator commands", ErrNotDeliverable, s.id, ev)
 	}
-	s.mu.Lock()
+	s.Mu.Lock()
 	if sess == 0 || sess != s.session {
 		err := s.staleLocked(sess, string(ev))
-		s.unlockAndFlush()
+		s.UnlockAndFlush()
 		return Record{}, err
 	}
+	if ev == EvBusy {
+		if s.M.State() != WaitReply {
+			// Busy makes sense only as the answer to a request.
+			rec, err := s.Fire(ev, reason)
+			s.UnlockAndFlush()
+			return rec, err
+		}
+		if s.fullSession {
+			ev = EvBusyFull
+		}
+		s.busy = true
+		s.stats.BusyRetries++
+	}
 	s.unreached = unreached
-	rec, err := s.fire(ev, reason)
-	s.unreached = false
-	s.unlockAndFlush()
+	rec, err := s.Fire(ev, reason)
+	s.unreached, s.busy = false, false
+	s.UnlockAndFlush()
 	return rec, err
 }
 
@@ -70,13 +84,19 @@ func (s *Slot) DBSyncStarted(sess Session, reason string) error {
 // link (WaitDBSync -> Connected).
 func (s *Slot) DBSyncDone(sess Session) error { return s.deliver1(sess, EvDBSyncDone, "") }
 
-// Fail: the request, transfer or stream of session sess failed.
+// Busy: the primary answered "not now" (-LOADING, -MASTERDOWN, a snapshot
+// still being prepared). It is alive: the slot asks again after
+// Config.BusyPoll under a new session, spending no budget.
+func (s *Slot) Busy(sess Session, reason string) error { return s.deliver1(sess, EvBusy, reason) }
+
+// Fail: the request, transfer or stream of session sess failed after the
+// primary answered.
 func (s *Slot) Fail(sess Session, reason string) error { return s.deliver1(sess, EvFail, reason) }
 
 // FailUnreached: session sess failed before its request reached the primary
-// (connection refused, dial timeout). It is a fail like any other, except
-// that it does not count toward the FullSyncAfter escalation: an
-// unreachable primary says nothing about whether incremental sync works.
+// (connection refused, no route, dial timeout). It does not count toward
+// the FullSyncAfter escalation, and in Error the slot probes its endpoint
+// (when the driver is a Prober) and recovers as soon as it answers.
 func (s *Slot) FailUnreached(sess Session, reason string) error {
 	_, err := s.reply(sess, EvFail, reason, true)
 	return err
@@ -87,96 +107,176 @@ func (s *Slot) deliver1(sess Session, ev Event, reason string) error {
 	return err
 }
 
+// ProbeResult reports the answer to reachability probe probe: err nil means
+// the endpoint answered, and a slot still in Error recovers at once. A
+// failed probe changes nothing (the next one is already planned). An
+// answer for a probe that is not the one in flight returns ErrStaleSession.
+func (s *Slot) ProbeResult(probe Session, err error) error {
+	s.Mu.Lock()
+	if s.M.State() != Error || !s.ProbeLive(probe) {
+		e := s.staleLocked(probe, "probe answer")
+		s.UnlockAndFlush()
+		return e
+	}
+	if err == nil && s.ProbeOK(probe) {
+		s.recoverNow("probe: endpoint answers")
+	}
+	s.UnlockAndFlush()
+	return nil
+}
+
+// Reachable tells a slot its endpoint answers, learned another way: a
+// sibling on the same endpoint reached Connected. A slot in Error after an
+// unreached failure recovers at once; any other slot ignores it.
+func (s *Slot) Reachable(reason string) {
+	s.Mu.Lock()
+	s.reachableLocked(reason)
+	s.UnlockAndFlush()
+}
+
+func (s *Slot) reachableLocked(reason string) {
+	if s.M.State() == Error && s.Probing() {
+		s.StopProbing()
+		s.Budget.Take()
+		s.recoverNow(reason)
+	}
+	s.countProbing()
+}
+
 // Data notes that bytes arrived under session sess, which keeps the
-// keepalive (Connected) and transfer-idle (WaitDBSync) timers from firing.
-// It costs the slot lock and no scheduler work. Data under an older session
-// is dropped and counted (ErrStaleSession); data under a session this slot
-// never issued, while Connected, means the stream is not what the slot
-// thinks it is: stale_data_session, and a new handshake.
+// keepalive (Connected) and transfer-idle (WaitDBSync) timers from firing
+// and counts as activity of the instance link. It costs the slot lock and
+// no heap work. Data under the live session is never stale (it may arrive
+// in WaitReply, ahead of the reply that explains it). Data under an older
+// session is dropped and counted (ErrStaleSession); data under a session
+// this runtime never issued, while Connected, means the stream is not what
+// the slot thinks it is: stale_data_session, and a new handshake.
 func (s *Slot) Data(sess Session) error {
-	s.mu.Lock()
-	switch {
-	case sess != 0 && sess == s.session && (s.m.State() == Connected || s.m.State() == WaitDBSync):
-		s.lastActivity = s.rt.clock.Now()
-		s.mu.Unlock()
+	s.Mu.Lock()
+	switch st := s.M.State(); {
+	case sess != 0 && sess == s.session && (st == Connected || st == WaitDBSync || st == WaitReply):
+		now := s.rt.host.Clock().Now()
+		s.lastActivity = now
+		s.Mu.Unlock()
+		s.rt.host.NoteData(now)
 		return nil
-	case sess > s.lastSession && s.m.State() == Connected:
-		_, err := s.fire(EvStaleDataSession, fmt.Sprintf("data for session %d, live session is %d", sess, s.session))
-		s.unlockAndFlush()
+	case sess > s.session && st == Connected:
+		_, err := s.Fire(EvStaleDataSession, fmt.Sprintf("data for session %d, live session is %d", sess, s.session))
+		s.UnlockAndFlush()
 		return err
 	default:
 		err := s.staleLocked(sess, "data")
-		s.unlockAndFlush()
+		s.UnlockAndFlush()
 		return err
 	}
 }
 
-// LinkUp tells the slot the instance link is up; a slot in NoConnect starts.
+// LinkUp tells the slot the instance link is up: a slot in NoConnect
+// starts, and a slot in Error after an unreached failure takes it as a
+// successful probe.
 func (s *Slot) LinkUp() {
-	s.mu.Lock()
+	s.Mu.Lock()
 	s.linkUp = true
-	if s.m.State() == NoConnect {
+	switch s.M.State() {
+	case NoConnect:
 		if s.fullSyncDue {
-			s.fire(EvStartFullSync, "link up; full sync due")
+			s.Fire(EvStartFullSync, "link up; full sync due")
 		} else {
-			s.fire(EvStart, "link up")
+			s.Fire(EvStart, "link up")
 		}
+	case Error:
+		s.reachableLocked("instance link up")
 	}
-	s.unlockAndFlush()
+	s.UnlockAndFlush()
 }
 
 // LinkDown tells the slot the instance link is down; an active slot goes to
 // NoConnect. Error and Detached stay where they are.
 func (s *Slot) LinkDown(reason string) {
-	s.mu.Lock()
+	s.Mu.Lock()
 	s.linkUp = false
-	switch s.m.State() {
+	switch s.M.State() {
 	case NoConnect, Error, Detached:
 	default:
-		s.fire(EvLinkLost, reason)
+		s.Fire(EvLinkLost, reason)
 	}
-	s.unlockAndFlush()
+	s.UnlockAndFlush()
 }
 
 // Reset is the operator's way out of Error: back to NoConnect with the
 // retry budget and backoff started over (and a start, if the link is up).
+// In any other state it returns an *fsm.EventError wrapping
+// fsm.ErrNotAllowed and changes nothing.
 func (s *Slot) Reset(reason string) (Record, error) {
-	s.mu.Lock()
-	defer s.unlockAndFlush()
-	if s.m.State() != Error {
-		return s.fire(EvReset, reason) // reports ErrNotAllowed
+	s.Mu.Lock()
+	defer s.UnlockAndFlush()
+	if s.M.State() == Error {
+		s.Host.Refill()
 	}
-	s.refill()
-	return s.fire(EvReset, reason)
+	return s.Fire(EvReset, reason)
+}
+
+// Refill gives the slot a fresh budget (a re-point or RemoveMaster does
+// this for every shard it touches); a slot in Error is reset at once.
+func (s *Slot) Refill(reason string) {
+	s.Mu.Lock()
+	s.Host.Refill()
+	if s.M.State() == Error {
+		s.Fire(EvReset, reason)
+	}
+	s.UnlockAndFlush()
+}
+
+// SetEndpoint re-points the slot at another primary without RemoveSlot and
+// AddSlot: the budget is refilled, a session in flight is closed, the
+// cursor is kept (the embedding asks the new primary to continue from it),
+// and the slot starts again if the link is up. The endpoint it already
+// follows is a no-op: nothing closed, no record (a zero Record). An invalid
+// endpoint returns ErrInvalidEndpoint and changes nothing.
+func (s *Slot) SetEndpoint(endpoint, reason string) (Record, error) {
+	if err := ValidEndpoint(endpoint); err != nil {
+		return Record{}, fmt.Errorf("%s: %w", s.id, err)
+	}
+	s.Mu.Lock()
+	defer s.UnlockAndFlush()
+	if endpoint == s.endpoint {
+		return Record{}, nil
+	}
+	old := s.endpoint
+	s.endpoint = endpoint
+	s.Host.Refill()
+	return s.Fire(EvRepoint, reason, slog.String("from", or(old, "instance master")), slog.String("to", endpoint))
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
 
 // Detach takes the shard out: whatever it was doing stops and nothing
 // automatic happens until Resume.
 func (s *Slot) Detach(reason string) (Record, error) {
-	s.mu.Lock()
-	defer s.unlockAndFlush()
-	return s.fire(EvDetach, reason)
+	s.Mu.Lock()
+	defer s.UnlockAndFlush()
+	return s.Fire(EvDetach, reason)
 }
 
 // Resume puts a detached shard back in NoConnect with a fresh budget; it
 // starts at once if the link is up.
 func (s *Slot) Resume(reason string) (Record, error) {
-	s.mu.Lock()
-	defer s.unlockAndFlush()
-	if s.m.State() == Detached {
-		s.refill()
+	s.Mu.Lock()
+	defer s.UnlockAndFlush()
+	if s.M.State() == Detached {
+		s.Host.Refill()
 	}
-	return s.fire(EvResume, reason)
-}
-
-func (s *Slot) refill() {
-	s.budget.Refill()
-	s.backoffStep, s.exhausted = 0, false
+	return s.Fire(EvResume, reason)
 }
 
 // RequestFullSync marks the next start as a full sync.
 func (s *Slot) RequestFullSync() {
-	s.mu.Lock()
+	s.Mu.Lock()
 	s.fullSyncDue = true
-	s.mu.Unlock()
+	s.Mu.Unlock()
 }

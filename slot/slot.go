@@ -3,13 +3,11 @@ package slot
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
-	"sync"
+	"strings"
 	"time"
 
-	"github.com/replsm/replsm/fsm"
-	"github.com/replsm/replsm/timeouts"
+	"github.com/replsm/replsm/host"
 )
 
 // ID names a shard within an instance.
@@ -18,53 +16,45 @@ type ID int
 func (id ID) String() string { return "slot/" + strconv.Itoa(int(id)) }
 
 var (
-	// ErrStaleSession is returned by Deliver and Data for a reply or data
-	// whose session is not the slot's live one. Nothing changes; the drop is
-	// counted in Status.StaleDropped.
+	// ErrStaleSession is returned by Deliver, Busy, Data and ProbeResult for
+	// a reply, data or probe answer whose session is not the slot's live
+	// one. Nothing changes; the drop is counted in Stats.StaleDropped.
 	ErrStaleSession = errors.New("slot: stale session")
 	// ErrNotDeliverable is returned by Deliver for a declared event that only
 	// the slot itself (timers) or an operator method may raise.
 	ErrNotDeliverable = errors.New("slot: event is not a reply")
-	// ErrExhausted is returned by WaitSynced when the slot is in Error with
-	// no recoveries left; an operator Reset is needed.
+	// ErrExhausted is returned by WaitSynced when the slot has spent its
+	// recovery budget (it keeps retrying at the slow cadence; WaitSynced
+	// does not wait for that).
 	ErrExhausted = errors.New("slot: recovery budget exhausted")
 	// ErrDetached is returned by WaitSynced when the slot is Detached.
 	ErrDetached = errors.New("slot: detached")
+	// ErrInvalidEndpoint is returned by SetEndpoint for an empty endpoint or
+	// one with spaces or control characters.
+	ErrInvalidEndpoint = errors.New("slot: invalid endpoint")
 )
 
 // Slot is the replica-side replication machine of one shard. Its state,
-// session, counters and armed deadline change together under one mutex;
-// records and effects are handed out after the mutex is released, in order.
+// session, counters and armed deadline change together under one mutex
+// (the host's); records and effects are handed out after it is released,
+// in order.
 type Slot struct {
-	rt       *Runtime
-	cfg      *Config
-	id       ID
-	endpoint string
+	host.Host[State, Event]
+	rt  *Runtime
+	cfg *Config
+	id  ID
 
-	mu           sync.Mutex
-	m            fsm.Machine[State, Event]
+	endpoint     string
 	linkUp       bool
 	session      Session // live session, 0 when none
-	lastSession  Session
-	fullSession  bool // the live session is a full sync
-	enteredAt    time.Time
+	fullSession  bool    // the live session is a full sync
+	busy         bool    // entering TryConnect/TryDBSync after a busy reply: poll
+	unreached    bool    // the failing request never reached the primary
+	counted      bool    // counted in the runtime's probing slots
 	lastActivity time.Time
-	deadline     time.Time
-	armed        bool
-	budget       timeouts.Budget
-	backoffStep  int
 	incFailures  int
 	fullSyncDue  bool
-	unreached    bool // the failing request never reached the primary
-	exhausted    bool
-	lastErr      string
-	rng          *rand.Rand
 	stats        Stats
-	wake         chan struct{} // closed when waiters should look again
-
-	// box holds records and effects decided under mu, handed out after it.
-	box   fsm.Mailbox[output]
-	recAt int // index in box reserved for the record being made
 }
 
 // Stats are a slot's counters.
@@ -72,12 +62,12 @@ type Stats struct {
 	Transitions   uint64
 	StaleDropped  uint64 // replies and data under a session that is not live
 	Failures      uint64 // entries into Error
-	Recoveries    uint64 // Error -> NoConnect by the recovery timer
-	FullSyncs     uint64 // snapshots completed
+	Recoveries    uint64 // Error -> NoConnect on the slot's own (timer or probe)
+	FullSyncs     uint64 // snapshots completed (db_sync_done or db_sync_loaded)
 	PartialSyncs  uint64 // incremental syncs accepted (sync_ok)
 	Probes        uint64 // reachability probes asked of the driver while in Error
 	BusyRetries   uint64 // "busy, ask again" replies (-LOADING, -MASTERDOWN) answered by a re-ask
-	Exhaustions   uint64
+	Exhaustions   uint64 // exhaustion episodes
 	JournalErrors uint64
 }
 
@@ -90,33 +80,50 @@ func (rt *Runtime) NewSlot(id ID, endpoint string, cfg *Config) (*Slot, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("slot %s: %w", id, err)
 	}
-	b, err := timeouts.NewBudget(cfg.RecoveryCap, cfg.StablePeriod)
+	if endpoint != "" {
+		if err := ValidEndpoint(endpoint); err != nil {
+			return nil, fmt.Errorf("slot %s: %w", id, err)
+		}
+	}
+	b, err := cfg.budget()
 	if err != nil {
 		return nil, fmt.Errorf("slot %s: %w", id, err)
 	}
-	s := &Slot{rt: rt, cfg: cfg, id: id, endpoint: endpoint, budget: b}
-	s.m = fsm.NewMachine(def, id.String())
-	s.enteredAt = rt.clock.Now()
+	s := &Slot{rt: rt, cfg: cfg, id: id, endpoint: endpoint}
+	s.Init(rt.host, def, id.String(), (*owner)(s), &rt.kind, b, uint64(id))
 	return s, nil
+}
+
+// ValidEndpoint is the core's check of an endpoint: not empty, no spaces or
+// control characters. What an endpoint means is the embedding's business.
+func ValidEndpoint(ep string) error {
+	if ep == "" || strings.IndexFunc(ep, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return fmt.Errorf("%w: %q", ErrInvalidEndpoint, ep)
+	}
+	return nil
 }
 
 // ID is the slot's id.
 func (s *Slot) ID() ID { return s.id }
 
 // Endpoint is the primary this slot follows ("" when it uses the instance's).
-func (s *Slot) Endpoint() string { return s.endpoint }
+func (s *Slot) Endpoint() string {
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	return s.endpoint
+}
 
 // State is the current state.
 func (s *Slot) State() State {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.m.State()
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	return s.M.State()
 }
 
 // Session is the live session, 0 when none.
 func (s *Slot) Session() Session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
 	return s.session
 }
 
@@ -129,7 +136,8 @@ type Status struct {
 	Seq          uint64
 	AttemptsLeft int
 	Cap          int
-	Exhausted    bool
+	Exhausted    bool // in an exhaustion episode: retrying at the slow cadence
+	Probing      bool // probing its endpoint for reachability
 	FullSyncDue  bool
 	LastError    string
 	Since        time.Time     // when the current state was entered
@@ -140,25 +148,26 @@ type Status struct {
 // Status returns a snapshot; it also refills the budget if the slot has been
 // Connected for the stable period.
 func (s *Slot) Status() Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.rt.clock.Now()
-	if s.budget.Settle(now) {
-		s.backoffStep = 0
-	}
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	now := s.rt.host.Clock().Now()
+	s.Settle(now)
+	st := s.stats
+	st.JournalErrors = s.JournalErrors()
 	return Status{
 		ID:           s.id,
 		Endpoint:     s.endpoint,
-		State:        s.m.State(),
+		State:        s.M.State(),
 		Session:      s.session,
-		Seq:          s.m.Seq(),
-		AttemptsLeft: s.budget.Remaining(),
-		Cap:          s.budget.Cap(),
-		Exhausted:    s.exhausted,
+		Seq:          s.M.Seq(),
+		AttemptsLeft: s.Budget.Remaining(),
+		Cap:          s.Budget.Cap(),
+		Exhausted:    s.Exhausted,
+		Probing:      s.Probing(),
 		FullSyncDue:  s.fullSyncDue,
-		LastError:    s.lastErr,
-		Since:        s.enteredAt,
-		InState:      now.Sub(s.enteredAt),
-		Stats:        s.stats,
+		LastError:    s.LastErr,
+		Since:        s.EnteredAt,
+		InState:      now.Sub(s.EnteredAt),
+		Stats:        st,
 	}
 }

@@ -74,15 +74,15 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 func (h *harness) advance(d time.Duration) {
 	end := h.clk.Now().Add(d)
 	for {
-		next, ok := h.rt.Scheduler().Next()
+		next, ok := h.rt.Next()
 		if !ok || next.After(end) {
 			break
 		}
 		h.clk.Set(next)
-		h.rt.Scheduler().RunDue()
+		h.rt.RunDue()
 	}
 	h.clk.Set(end)
-	h.rt.Scheduler().RunDue()
+	h.rt.RunDue()
 }
 
 func TestConfigValidation(t *testing.T) {
@@ -135,7 +135,8 @@ func TestHappyPathAndStaleReplies(t *testing.T) {
 }
 
 func TestRecoveryAndExhaustion(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.RecoveryCap = 2 })
+	// ExhaustedRetry 0 is the opt-in "wait for the operator" mode.
+	h := newHarness(t, func(c *Config) { c.RecoveryCap = 2; c.ExhaustedRetry = 0 })
 	s := h.slot1
 	h.drv.syncErr = errors.New("connection refused")
 	s.LinkUp()
@@ -231,29 +232,28 @@ func TestDataUnderUnknownSessionResyncs(t *testing.T) {
 	assert.Equal(t, sess+1, h.drv.last().Session)
 }
 
-func TestSnapshotsShareOne(t *testing.T) {
-	var c Snapshots[int, string]
-	release := make(chan struct{})
-	builds := 0
-	build := func(context.Context) (string, error) { <-release; builds++; return "snap", nil }
-	type res struct {
-		v      string
-		shared bool
+// TestExhaustedKeepsRetrying: with the default slow cadence an exhausted
+// slot reports once per episode and keeps making one attempt every
+// ExhaustedRetry, so it comes back by itself when the primary does.
+func TestExhaustedKeepsRetrying(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.RecoveryCap = 2 })
+	s := h.slot1
+	h.drv.syncErr = errors.New("connection refused")
+	s.LinkUp()
+	h.advance(time.Hour)
+	st := s.Status()
+	require.Equal(t, Error, st.State)
+	assert.True(t, st.Exhausted)
+	assert.Equal(t, uint64(1), st.Stats.Exhaustions, "reported once per episode")
+	require.Len(t, h.exh, 1)
+	assert.Equal(t, uint64(2+11), st.Stats.Recoveries, "2 budgeted, then one every 5 minutes")
+
+	h.drv.syncErr = nil
+	for i := 0; i < 300 && s.State() != WaitReply; i++ {
+		h.advance(time.Second)
 	}
-	out := make(chan res, 3)
-	for i := 0; i < 3; i++ {
-		go func() { v, sh, _ := c.Acquire(context.Background(), 1, build); out <- res{v, sh} }()
-	}
-	require.Eventually(t, func() bool { s, j := c.Counts(); return s+j == 3 }, 5*time.Second, time.Millisecond)
-	close(release)
-	shared := 0
-	for i := 0; i < 3; i++ {
-		r := <-out
-		assert.Equal(t, "snap", r.v)
-		if r.shared {
-			shared++
-		}
-	}
-	assert.Equal(t, 1, builds)
-	assert.Equal(t, 2, shared)
+	require.Equal(t, WaitReply, s.State(), "the slow cadence asked again within 5 minutes")
+	require.NoError(t, s.SyncOK(h.drv.last().Session))
+	st = s.Status()
+	assert.False(t, st.Exhausted, "Connected ends the episode")
 }

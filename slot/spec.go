@@ -35,6 +35,8 @@ const (
 	EvDBSyncStarted    Event = "db_sync_started"
 	EvDBSyncDone       Event = "db_sync_done"
 	EvDBSyncLoaded     Event = "db_sync_loaded"
+	EvBusy             Event = "busy"
+	EvBusyFull         Event = "busy_full"
 	EvKeepaliveTimeout Event = "keepalive_timeout"
 	EvStaleDataSession Event = "stale_data_session"
 	EvReplyTimeout     Event = "reply_timeout"
@@ -45,6 +47,7 @@ const (
 	EvReset            Event = "reset"
 	EvDetach           Event = "detach"
 	EvResume           Event = "resume"
+	EvRepoint          Event = "repoint"
 )
 
 // active states hold or are about to hold a session with the primary.
@@ -64,7 +67,7 @@ func Spec(cfg Config) fsm.Spec[State, Event] {
 			{Name: WaitReply, Doc: "request sent under a new session; waiting for its reply"},
 			{Name: WaitDBSync, Doc: "full snapshot transfer or load in progress"},
 			{Name: Connected, Doc: "streaming from the primary"},
-			{Name: Error, Kind: fsm.KindError, Doc: "failed; recovers to NoConnect after a backoff while the retry budget lasts"},
+			{Name: Error, Kind: fsm.KindError, Doc: "failed; recovers to NoConnect after a backoff while the budget lasts, then at a slow cadence; a successful probe recovers it at once"},
 			{Name: Detached, Doc: "taken out by the operator; nothing automatic happens"},
 		},
 		Transitions: []fsm.Transition[State, Event]{
@@ -77,16 +80,19 @@ func Spec(cfg Config) fsm.Spec[State, Event] {
 			{Event: EvDBSyncStarted, Src: []State{WaitReply}, Dst: WaitDBSync, Doc: "primary started sending a snapshot"},
 			{Event: EvDBSyncDone, Src: []State{WaitDBSync}, Dst: Connected, Doc: "snapshot loaded; the stream continues on the same link"},
 			{Event: EvDBSyncLoaded, Src: []State{WaitDBSync}, Dst: TryConnect, Doc: "snapshot loaded; a fresh incremental handshake follows"},
+			{Event: EvBusy, Src: []State{WaitReply}, Dst: TryConnect, Timer: "poll " + timeouts.Label(cfg.BusyPoll), Doc: "primary alive but not ready (-LOADING): ask again after a short poll, no budget spent"},
+			{Event: EvBusyFull, Src: []State{WaitReply}, Dst: TryDBSync, Timer: "poll " + timeouts.Label(cfg.BusyPoll), Doc: "as busy, for a full-sync request"},
 			{Event: EvKeepaliveTimeout, Src: []State{Connected}, Dst: TryConnect, Timer: timeouts.Label(cfg.KeepaliveTimeout), Doc: "nothing received for the keepalive timeout"},
 			{Event: EvStaleDataSession, Src: []State{Connected}, Dst: TryConnect, Doc: "data arrived under another session"},
 			{Event: EvReplyTimeout, Src: []State{WaitReply}, Dst: Error, Timer: timeouts.Label(cfg.ReplyTimeout), Doc: "no reply to the sync request"},
 			{Event: EvTransferStalled, Src: []State{WaitDBSync}, Dst: Error, Timer: timeouts.Label(cfg.TransferIdleTimeout), Doc: "snapshot transfer made no progress"},
 			{Event: EvFail, Src: active, Dst: Error, Doc: "the request, transfer or stream failed"},
-			{Event: EvRecover, Src: []State{Error}, Dst: NoConnect, Guard: "attempts < cap", Timer: "backoff", Doc: "retry after a backoff while the budget lasts"},
+			{Event: EvRecover, Src: []State{Error}, Dst: NoConnect, Guard: "budget left, exhausted retry, or probe ok", Timer: "backoff", Doc: "retry after a backoff while the budget lasts, then every ExhaustedRetry; at once when a probe, a sibling or the instance link shows the endpoint answers"},
 			{Event: EvLinkLost, Src: active, Dst: NoConnect, Doc: "the instance link went down"},
 			{Event: EvReset, Src: []State{Error}, Dst: NoConnect, Doc: "operator reset; the retry budget is refilled"},
 			{Event: EvDetach, Src: append([]State{NoConnect, Error}, active...), Dst: Detached, Doc: "operator took the shard out"},
 			{Event: EvResume, Src: []State{Detached}, Dst: NoConnect, Doc: "operator put the shard back"},
+			{Event: EvRepoint, Src: append([]State{NoConnect, Error}, active...), Dst: NoConnect, Doc: "re-pointed at another primary; the budget is refilled and the cursor kept"},
 		},
 	}
 }
@@ -97,7 +103,7 @@ var def = fsm.MustCompile(Spec(DefaultConfig()))
 // replyEvents are the events a primary's replies may raise through Deliver.
 var replyEvents = map[Event]bool{
 	EvSyncOK: true, EvNeedFullSync: true, EvDBSyncStarted: true,
-	EvDBSyncDone: true, EvDBSyncLoaded: true, EvFail: true,
+	EvDBSyncDone: true, EvDBSyncLoaded: true, EvFail: true, EvBusy: true,
 }
 
 // sessionStates hold a live session.

@@ -58,7 +58,7 @@ func TestStressRecordsStayConsistent(t *testing.T) {
 			default:
 			}
 			clk.Add(700 * time.Millisecond)
-			rt.Scheduler().RunDue()
+			rt.RunDue()
 		}
 	}()
 	var wg sync.WaitGroup

@@ -1,44 +1,25 @@
 package slot
 
 import (
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
-	"github.com/replsm/replsm/fsm"
+	"github.com/replsm/replsm/host"
 )
 
-// env is the Slot seen as the fsm.Env of its machine. Everything here runs
-// under s.mu, in the middle of Fire: it decides, and queues what must happen
-// outside the lock.
-type env Slot
+// Effect codes of a slot (host.Output.Code).
+const (
+	effSync uint8 = iota
+	effClose
+	effConnected
+)
 
-func (e *env) Now() time.Time { return e.rt.clock.Now() }
+type output = host.Output[State, Event]
 
-func (e *env) Emit(rec Record) {
-	s := (*Slot)(e)
-	s.stats.Transitions++
-	// The record goes out before the effects its transition decided.
-	s.box.At(s.recAt).rec = rec
-	for i := s.recAt + 1; i < s.box.Len(); i++ {
-		if o := s.box.At(i); o.kind == outExhausted {
-			o.rec = rec
-		}
-	}
-	if j := s.rt.opts.Journal; j != nil {
-		if err := j(rec); err != nil {
-			s.stats.JournalErrors++
-			s.box.Put(output{kind: outJournalError, rec: rec, reason: err.Error()})
-		}
-	}
-}
-
-// fire applies ev under s.mu; the caller releases with unlockAndFlush.
-func (s *Slot) fire(ev Event, reason string, attrs ...slog.Attr) (Record, error) {
-	return s.m.Fire(ev, reason, (*env)(s), attrs...)
-}
+// owner is the Slot seen as its host's owner. Everything but Effect runs
+// under the slot lock: it decides, and queues what must happen after it.
+type owner Slot
 
 // continues reports whether a session goes on across from -> to.
 func continues(from, to State) bool {
@@ -47,67 +28,93 @@ func continues(from, to State) bool {
 		from == to
 }
 
-func (e *env) Entered(m *fsm.Machine[State, Event], rec Record) Record {
-	s := (*Slot)(e)
+func (o *owner) Entered(rec *Record) {
+	s := (*Slot)(o)
+	s.stats.Transitions++
 	now := rec.Time
 	from, to := rec.From, rec.To
-	s.recAt = s.box.Len()
-	s.box.Put(output{kind: outRecord})
 
 	if sess := s.session; sess != 0 && (sessionState(from) || sessionState(to)) && to != WaitReply {
 		rec.Attrs = append(rec.Attrs, slog.Uint64("session", uint64(sess)))
 	}
 	if from != to {
-		s.disarm()
-		if from == Connected && s.budget.Disconnected(now) {
-			s.backoffStep = 0
+		if from == Connected && s.Unhealthy(now) {
 			rec.Attrs = append(rec.Attrs, slog.String("budget", "refilled"))
 		}
 		if sessionState(from) && !continues(from, to) {
-			s.box.Put(output{kind: outClose, session: s.session, reason: closeReason(&rec)})
+			s.Queue(output{Kind: host.OutEffect, Code: effClose, Session: s.session, Reason: closeReason(rec)})
 			s.session = 0
 		}
-		s.enteredAt = now
+		// An aborted snapshot leaves the data in an unknown state, unless
+		// the embedding swaps a load in only when it is complete.
+		if from == WaitDBSync && to != Connected && rec.Event != EvDBSyncLoaded && !s.cfg.AtomicLoad && !s.fullSyncDue {
+			s.fullSyncDue = true
+			rec.Attrs = append(rec.Attrs, slog.String("full_sync_due", "transfer aborted"))
+		}
 	}
 
 	switch to {
 	case NoConnect:
 		if s.linkUp {
 			if s.fullSyncDue {
-				m.Then(EvStartFullSync, "full sync due")
+				s.M.Then(EvStartFullSync, "full sync due")
 			} else {
-				m.Then(EvStart, "link up")
+				s.M.Then(EvStart, "link up")
 			}
 		}
-	case TryConnect:
-		m.Then(EvSendTrySync, "")
-	case TryDBSync:
-		m.Then(EvSendDBSync, "")
-	case WaitReply:
-		s.lastSession++
-		s.session = s.lastSession
-		s.fullSession = rec.Event == EvSendDBSync
-		rec.Attrs = append(rec.Attrs, slog.Uint64("session", uint64(s.session)))
-		s.arm(now.Add(s.cfg.ReplyTimeout))
-		s.box.Put(output{kind: outSync, session: s.session, full: s.fullSession})
-	case WaitDBSync:
-		s.lastActivity = now
-		s.arm(now.Add(s.cfg.TransferIdleTimeout))
-	case Connected:
-		s.lastActivity = now
-		s.arm(now.Add(s.cfg.KeepaliveTimeout))
-		if from == WaitDBSync {
+	case TryConnect, TryDBSync:
+		if rec.Event == EvDBSyncLoaded {
 			s.stats.FullSyncs++
 		}
-		s.budget.Connected(now)
-		s.incFailures, s.fullSyncDue, s.exhausted = 0, false, false
-		s.wakeWaiters()
+		if s.busy {
+			// The peer is alive but not ready: ask again after a short
+			// poll, spending no budget.
+			s.busy = false
+			s.Arm(now.Add(s.cfg.BusyPoll))
+			rec.Attrs = append(rec.Attrs, slog.Duration("poll_in", s.cfg.BusyPoll))
+		} else if to == TryConnect {
+			s.M.Then(EvSendTrySync, "")
+		} else {
+			s.M.Then(EvSendDBSync, "")
+		}
+	case WaitReply:
+		s.session = s.rt.host.NewSession()
+		s.fullSession = rec.Event == EvSendDBSync
+		rec.Attrs = append(rec.Attrs, slog.Uint64("session", uint64(s.session)))
+		s.Arm(now.Add(s.cfg.ReplyTimeout))
+		s.Queue(output{Kind: host.OutEffect, Code: effSync, Session: s.session, Full: s.fullSession, Peer: s.endpoint})
+	case WaitDBSync:
+		s.lastActivity = now
+		s.Arm(now.Add(s.cfg.TransferIdleTimeout))
+	case Connected:
+		s.lastActivity = now
+		s.Arm(now.Add(s.cfg.KeepaliveTimeout))
+		if from == WaitDBSync {
+			s.stats.FullSyncs++
+		} else if from == WaitReply {
+			s.stats.PartialSyncs++
+		}
+		s.Healthy(now)
+		s.incFailures, s.fullSyncDue = 0, false
+		if from != Connected && s.rt.onConnected != nil {
+			s.Queue(output{Kind: host.OutEffect, Code: effConnected, Peer: s.endpoint})
+		}
 	case Error:
-		s.enterError(&rec, from)
-	case Detached:
-		s.wakeWaiters()
+		s.enterError(rec, from)
 	}
-	return rec
+	s.countProbing()
+}
+
+// countProbing keeps the runtime's count of probing slots current.
+func (s *Slot) countProbing() {
+	if p := s.Probing(); p != s.counted {
+		s.counted = p
+		if p {
+			s.rt.probing.Add(1)
+		} else {
+			s.rt.probing.Add(-1)
+		}
+	}
 }
 
 func closeReason(rec *Record) string {
@@ -118,13 +125,10 @@ func closeReason(rec *Record) string {
 }
 
 // enterError counts the failure, escalates to full sync after K failed
-// incremental attempts, and arms the recovery timer while the budget lasts.
+// incremental attempts that reached the primary, and applies the host's
+// recovery policy (backoff, exhaustion, slow cadence, probes).
 func (s *Slot) enterError(rec *Record, from State) {
 	s.stats.Failures++
-	s.lastErr = string(rec.Event)
-	if rec.Reason != "" {
-		s.lastErr += ": " + rec.Reason
-	}
 	if s.unreached {
 		rec.Attrs = append(rec.Attrs, slog.Bool("reached", false))
 	} else if from == WaitReply && !s.fullSession {
@@ -134,82 +138,90 @@ func (s *Slot) enterError(rec *Record, from State) {
 			rec.Attrs = append(rec.Attrs, slog.String("full_sync_due", strconv.Itoa(s.incFailures)+" incremental failures"))
 		}
 	}
-	if s.budget.Remaining() == 0 {
-		s.exhausted = true
+	before := s.Exhausted
+	s.EnterError(rec, s.cfg.recovery(), s.unreached, s.rt.prober != nil)
+	if s.Exhausted && !before {
 		s.stats.Exhaustions++
-		rec.Attrs = append(rec.Attrs, slog.String("exhausted", fmt.Sprintf("%d/%d", s.budget.Used(), s.budget.Cap())))
-		s.box.Put(output{kind: outExhausted})
-		s.wakeWaiters()
-		return
-	}
-	delay := s.cfg.Backoff.Delay(s.backoffStep, s.random())
-	s.arm(rec.Time.Add(delay))
-	rec.Attrs = append(rec.Attrs,
-		slog.String("attempt", fmt.Sprintf("%d/%d", s.budget.Used()+1, s.budget.Cap())),
-		slog.Duration("retry_in", delay))
-}
-
-// random is the slot's own jitter stream, made on first use so idle slots
-// carry none.
-func (s *Slot) random() *rand.Rand {
-	if s.rng == nil {
-		s.rng = rand.New(rand.NewPCG(s.rt.opts.Seed, uint64(s.id)))
-	}
-	return s.rng
-}
-
-func (s *Slot) arm(at time.Time) {
-	s.deadline, s.armed = at, true
-	s.rt.sched.Arm(s, at)
-}
-
-func (s *Slot) disarm() {
-	if s.armed {
-		s.armed = false
-		s.rt.sched.Cancel(s)
 	}
 }
 
-// onDeadline runs from the scheduler when the slot's deadline is due.
-func (s *Slot) onDeadline(at time.Time) {
-	s.mu.Lock()
-	if !s.armed || !s.deadline.Equal(at) {
-		s.mu.Unlock() // re-armed or cancelled since: not ours any more
-		return
-	}
-	s.armed = false
-	now := s.rt.clock.Now()
-	switch st := s.m.State(); st {
+func (o *owner) Due(now time.Time) {
+	s := (*Slot)(o)
+	switch st := s.M.State(); st {
 	case WaitReply:
-		s.fire(EvReplyTimeout, "no reply in "+s.cfg.ReplyTimeout.String())
+		s.Fire(EvReplyTimeout, "no reply in "+s.cfg.ReplyTimeout.String())
 	case WaitDBSync:
 		s.idleCheck(now, s.cfg.TransferIdleTimeout, EvTransferStalled, "no transfer progress in ")
 	case Connected:
 		s.idleCheck(now, s.cfg.KeepaliveTimeout, EvKeepaliveTimeout, "nothing received in ")
+	case TryConnect:
+		s.Fire(EvSendTrySync, "busy poll")
+	case TryDBSync:
+		s.Fire(EvSendDBSync, "busy poll")
 	case Error:
-		s.recover()
+		attempt, probed := s.ErrorDue(now)
+		if probed {
+			s.stats.Probes++
+		}
+		if attempt != "" {
+			reason := "recovery timer"
+			if attempt == "slow" {
+				reason = "exhausted retry every " + s.cfg.ExhaustedRetry.String()
+			}
+			s.recoverNow(reason, slog.String("attempt", attempt))
+		}
 	}
-	s.unlockAndFlush()
+}
+
+// recoverNow moves Error to NoConnect (and on to a start when the link is up).
+func (s *Slot) recoverNow(reason string, attrs ...slog.Attr) {
+	s.stats.Recoveries++
+	s.Fire(EvRecover, reason, attrs...)
 }
 
 // idleCheck fires ev if nothing arrived for limit; otherwise it moves the
 // deadline to where the last activity puts it. Activity itself never touches
-// the scheduler, which keeps the data path cheap.
+// the heap, which keeps the data path cheap.
 func (s *Slot) idleCheck(now time.Time, limit time.Duration, ev Event, reason string) {
 	if due := s.lastActivity.Add(limit); now.Before(due) {
-		s.arm(due)
+		s.Arm(due)
 		return
 	}
-	s.fire(ev, reason+limit.String())
+	s.Fire(ev, reason+limit.String())
 }
 
-func (s *Slot) recover() {
-	attempt, ok := s.budget.Take()
-	if !ok {
-		return // armed only while the budget lasts; a Reset may have raced us
+func (o *owner) Effect(out *output) {
+	s := (*Slot)(o)
+	rt := s.rt
+	switch out.Kind {
+	case host.OutEffect:
+		switch out.Code {
+		case effSync:
+			req := Request{Slot: s.id, Endpoint: out.Peer, Session: out.Session, Full: out.Full}
+			if err := rt.opts.Driver.Sync(req); err != nil {
+				// The request never left: the session fails now, if still live.
+				_ = s.FailUnreached(out.Session, "send sync request: "+err.Error())
+			}
+		case effClose:
+			rt.opts.Driver.Close(s.id, out.Session, out.Reason)
+		case effConnected:
+			rt.onConnected(s, out.Peer)
+		}
+	case host.OutProbe:
+		if rt.prober != nil {
+			rt.prober.Probe(ProbeRequest{Slot: s.id, Endpoint: s.Endpoint(), Probe: out.Session})
+		}
+	case host.OutExhausted:
+		ex := Exhaustion{Slot: s.id, Endpoint: s.Endpoint(), LastError: string(out.Rec.Event) + ": " + out.Rec.Reason, Record: out.Rec}
+		next := "retrying every " + s.cfg.ExhaustedRetry.String()
+		if s.cfg.ExhaustedRetry == 0 {
+			next = "waiting for an operator reset"
+		}
+		rt.Log(slog.LevelError, "slot recovery budget exhausted; "+next,
+			slog.String("id", s.id.String()), slog.String("endpoint", ex.Endpoint),
+			slog.String("last_error", ex.LastError))
+		if rt.opts.OnExhausted != nil {
+			rt.opts.OnExhausted(ex)
+		}
 	}
-	s.backoffStep++
-	s.stats.Recoveries++
-	s.fire(EvRecover, "recovery timer",
-		slog.String("attempt", fmt.Sprintf("%d/%d", attempt, s.budget.Cap())))
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/replsm/replsm/follower"
 	"github.com/replsm/replsm/fsm"
 	"github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
@@ -104,7 +105,7 @@ func SlotChart() fsm.Chart { return slot.Spec(slot.DefaultConfig()).Chart() }
 
 // FollowerChart is the primary-side per-follower machine (package slot).
 func FollowerChart() fsm.Chart {
-	return slot.FollowerSpec(slot.DefaultFollowerConfig()).Chart()
+	return follower.Spec(follower.DefaultConfig()).Chart()
 }
 
 // CompositeChart is the instance machine with the slot machine nested in its

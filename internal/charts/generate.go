@@ -83,7 +83,7 @@ func writeReadmeHead(b *bytes.Buffer) {
      TestDocsUpToDate in internal/charts fails when this folder drifts from the code. -->
 
 Every picture here is drawn from the same ` + "`fsm.Spec`" + ` values that the code compiles and runs
-(` + "`slot.Spec`, `slot.FollowerSpec`, `replica.Spec`" + `, with their default configuration), so it cannot
+(` + "`slot.Spec`, `follower.Spec`, `replica.Spec`" + `, with their default configuration), so it cannot
 show a machine other than the one that runs. ` + "`make statecharts`" + ` regenerates them; ` + "`make test`" + ` fails when
 they are stale, renders every DOT file with Graphviz and parses every Mermaid diagram with Mermaid's own
 parser (` + "`tools/diagramcheck`" + `).

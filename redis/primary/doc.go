@@ -31,7 +31,7 @@
 // A follower's connection is an ordinary client until PSYNC: PING and
 // REPLCONF listening-port/ip-address/capa are answered there. PSYNC hijacks
 // the connection (server.Conn.Hijack) and starts a session, tracked by a
-// slot.Followers machine (NotSync -> DBSync -> BinlogSync -> Removed):
+// follower.Set machine (NotSync -> DBSync -> BinlogSync -> Removed):
 //
 //   - PSYNC <our id> <offset> with offset-1 still in the backlog gets
 //     "+CONTINUE <id>" and the missed bytes, then the live stream
@@ -41,7 +41,7 @@
 //     follower that said capa eof, after which the stream waits for its
 //     first ACK), then the stream from that offset (NotSync -> DBSync; the
 //     first REPLCONF ACK moves it to BinlogSync). Full syncs that arrive
-//     while a snapshot is being built share it (slot.Snapshots): one build,
+//     while a snapshot is being built share it (follower.Snapshots): one build,
 //     one id and offset for all of them. Bare "\n" keepalives go out while
 //     they wait.
 //

@@ -11,7 +11,7 @@ import (
 
 // snapshot is one full-sync payload: the keyspace as of offset in the
 // history replID/epoch, encoded as RDB v10. Concurrent full syncs share one
-// (slot.Snapshots), and all of them start streaming at offset.
+// (follower.Snapshots), and all of them start streaming at offset.
 type snapshot struct {
 	replID string
 	offset int64
@@ -66,7 +66,7 @@ func (s *session) awaitSnapshot(epoch uint64) (*snapshot, error) {
 
 // buildSnapshot takes the keyspace snapshot and the offset it stands for in
 // one step under p.mu, then encodes it outside the lock while writes go on
-// (the keyspace snapshot is copy-on-write). It runs on slot.Snapshots'
+// (the keyspace snapshot is copy-on-write). It runs on follower.Snapshots'
 // goroutine; Close waits for it.
 func (p *Primary) buildSnapshot(epoch uint64) (*snapshot, error) {
 	p.mu.Lock()

@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/replsm/replsm/follower"
 	"github.com/replsm/replsm/internal/redistest"
-	"github.com/replsm/replsm/slot"
 )
 
 // Interop tests run real redis-server 7.0 processes as followers of our
@@ -204,7 +204,7 @@ func waitFollowers(t *testing.T, p *Primary, n int) {
 			return fmt.Errorf("%d followers: %+v", len(fs), fs)
 		}
 		for _, f := range fs {
-			if f.State != slot.BinlogSync || f.AckedOffset < p.Offset() {
+			if f.State != follower.BinlogSync || f.AckedOffset < p.Offset() {
 				return fmt.Errorf("follower %s in %s, acked %d of %d", f.ID, f.State, f.AckedOffset, p.Offset())
 			}
 		}

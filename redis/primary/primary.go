@@ -6,6 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/replsm/replsm/follower"
+	"github.com/replsm/replsm/host"
+
 	"github.com/benbjohnson/clock"
 
 	"github.com/replsm/replsm/redis/keyspace"
@@ -21,15 +24,16 @@ type Primary struct {
 	clk       clock.Clock
 	log       *slog.Logger
 	ks        *keyspace.Keyspace
-	followers *slot.Followers
-	snaps     slot.Snapshots[uint64, *snapshot] // keyed by history epoch
+	followers *follower.Set
+	rt        *host.Runtime
+	snaps     follower.Snapshots[uint64, *snapshot] // keyed by history epoch
 	hooks     testHooks
 
 	// mu orders the replication stream. Every keyspace command runs under
 	// it together with the append of what it propagated, and a snapshot is
 	// taken under it together with the offset it stands for. PSYNC
 	// decisions and stream reads take it too. Never held while calling into
-	// a slot.Follower (whose observer takes mu) or doing network I/O.
+	// a follower.Follower (whose driver takes mu) or doing network I/O.
 	mu       sync.Mutex
 	replID   string
 	bl       *backlog
@@ -96,17 +100,17 @@ func New(cfg Config, clk clock.Clock, logger *slog.Logger) (*Primary, error) {
 	if p.replID == "" {
 		p.replID = newReplID()
 	}
-	fs, err := slot.NewFollowers(slot.FollowerOptions{
-		Clock:     clk,
-		Config:    slot.FollowerConfig{SyncTimeout: cfg.ReplTimeout, AckTimeout: cfg.ReplTimeout},
-		Logger:    logger,
-		Observers: []func(slot.FollowerRecord){p.onFollowerRecord},
+	p.rt = host.NewRuntime(clk, logger, 0)
+	fs, err := follower.NewSet(follower.Options{
+		Runtime: p.rt,
+		Driver:  followerDriver{p},
+		Config:  follower.Config{SyncTimeout: cfg.ReplTimeout, AckTimeout: cfg.ReplTimeout},
 	})
 	if err != nil {
 		return nil, err
 	}
 	p.followers = fs
-	fs.Scheduler().Start()
+	p.rt.Start()
 	// The tickers exist before New returns, so a test's mock clock can be
 	// advanced right away.
 	p.wg.Add(2)
@@ -200,7 +204,7 @@ func (p *Primary) Close() error {
 			err = p.srv.Close()
 		}
 		p.wg.Wait()
-		p.followers.Scheduler().Stop()
+		p.rt.Stop()
 		p.log.Info("primary closed")
 	})
 	return err

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/replsm/replsm/follower"
+
 	"github.com/replsm/replsm/redis/resp"
 	"github.com/replsm/replsm/redis/server"
 	"github.com/replsm/replsm/slot"
@@ -64,7 +66,7 @@ type session struct {
 	conf   replconf
 	nc     net.Conn
 	br     *bufio.Reader
-	f      *slot.Follower
+	f      *follower.Follower
 	sess   slot.Session
 
 	phase atomic.Int32
@@ -195,22 +197,18 @@ func (p *Primary) unregister(s *session) {
 	}
 }
 
-// onFollowerRecord closes the connection of a follower its machine
-// removed: an ack or sync timeout, or a newer session of the same follower.
-// It runs outside the follower's lock.
-func (p *Primary) onFollowerRecord(r slot.FollowerRecord) {
-	if r.To != slot.Removed {
-		return
-	}
-	v, ok := r.Attr("session")
-	if !ok {
-		return
-	}
-	p.mu.Lock()
-	s := p.sessions[slot.Session(v.Uint64())]
-	p.mu.Unlock()
+// followerDriver carries out the follower machines' effects: it closes the
+// connection of a follower its machine removed (an ack or sync timeout, or
+// a newer session of the same follower). It runs outside the follower's
+// lock.
+type followerDriver struct{ p *Primary }
+
+func (d followerDriver) Close(_ string, sess follower.Session, reason string) {
+	d.p.mu.Lock()
+	s := d.p.sessions[sess]
+	d.p.mu.Unlock()
 	if s != nil {
-		s.close(fmt.Sprintf("follower removed: %s (%s)", r.Event, r.Reason))
+		s.close("follower removed: " + reason)
 	}
 }
 
@@ -246,7 +244,7 @@ func (p *Primary) ack(s *session, off int64) {
 		return
 	}
 	if err := f.Ack(s.sess, off); err != nil {
-		if errors.Is(err, slot.ErrStaleSession) {
+		if errors.Is(err, follower.ErrStaleSession) {
 			p.stats.staleAcks.Add(1)
 			p.log.Debug("stale ack dropped", "follower", s.id, "err", err)
 			return
@@ -298,7 +296,7 @@ func (s *session) send(askedID string, askedOff int64) error {
 	s.sent.Store(snap.offset)
 	s.phase.Store(int32(phaseSendBulk))
 	eof := p.cfg.DisklessEOF && s.conf.eof
-	if err := writeSnapshot(s.nc, snap.rdb, eof); err != nil {
+	if err := writeSnapshot(progressWriter{w: s.nc, f: s.f}, snap.rdb, eof); err != nil {
 		return err
 	}
 	if eof {
@@ -353,4 +351,27 @@ func (s *session) stream(pos int64, epoch uint64) error {
 			return errSessionClosed
 		}
 	}
+}
+
+// progressWriter tells the follower machine that a snapshot transfer moves,
+// a chunk at a time: its sync timeout is an idle limit, so a long transfer
+// that keeps going is never cut.
+type progressWriter struct {
+	w io.Writer
+	f *follower.Follower
+}
+
+func (pw progressWriter) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		c := b[:min(len(b), streamChunk)]
+		m, err := pw.w.Write(c)
+		n += m
+		if err != nil {
+			return n, err
+		}
+		pw.f.Progress()
+		b = b[m:]
+	}
+	return n, nil
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/replsm/replsm/follower"
 	"github.com/replsm/replsm/redis/rdb"
-	"github.com/replsm/replsm/slot"
 )
 
 func TestMain(m *testing.M) {
@@ -39,7 +39,7 @@ func TestFullSyncStreamAndAck(t *testing.T) {
 
 	f := onlyFollower(t, p)
 	assert.Equal(t, "127.0.0.1:7001", f.ID)
-	assert.Equal(t, slot.DBSync, f.State, "no ack yet")
+	assert.Equal(t, follower.DBSync, f.State, "no ack yet")
 	assert.True(t, f.FullSync)
 
 	c := dialPeer(t, p.Addr())
@@ -52,7 +52,7 @@ func TestFullSyncStreamAndAck(t *testing.T) {
 	r.send("REPLCONF", "ACK", strconv.Itoa(len(want)))
 	waitFor(t, "first ack", func() bool {
 		f := onlyFollower(t, p)
-		return f.State == slot.BinlogSync && f.AckedOffset == int64(len(want))
+		return f.State == follower.BinlogSync && f.AckedOffset == int64(len(want))
 	})
 	c.send("DEL", "k")
 	c.expectLine(":1")
@@ -85,7 +85,7 @@ func TestContinueAfterDisconnect(t *testing.T) {
 	r2.expectLine("+CONTINUE " + testReplID)
 	r2.expectStream(missed)
 	f := onlyFollower(t, p)
-	assert.Equal(t, slot.BinlogSync, f.State)
+	assert.Equal(t, follower.BinlogSync, f.State)
 	assert.False(t, f.FullSync)
 	assert.Equal(t, "online", f.RedisState)
 	st := p.Stats()
@@ -139,7 +139,7 @@ func TestAckTimeoutRemovesFollower(t *testing.T) {
 	r.handshake(7005, "psync2")
 	r.fullSync()
 	r.send("REPLCONF", "ACK", "0")
-	waitFor(t, "first ack", func() bool { return onlyFollower(t, p).State == slot.BinlogSync })
+	waitFor(t, "first ack", func() bool { return onlyFollower(t, p).State == follower.BinlogSync })
 	clk.Add(30 * time.Second)
 	r.send("REPLCONF", "ACK", "0")
 	waitFor(t, "ack at 30s", func() bool { return onlyFollower(t, p).LastAck.Equal(epoch0.Add(30 * time.Second)) })
@@ -149,7 +149,7 @@ func TestAckTimeoutRemovesFollower(t *testing.T) {
 	f, ok := p.followers.Get("127.0.0.1:7005")
 	require.True(t, ok)
 	waitFor(t, "deadline moved", func() bool {
-		at, ok := p.followers.Scheduler().Deadline(f)
+		at, ok := f.Deadline()
 		return ok && at.Equal(epoch0.Add(90*time.Second))
 	})
 	assert.Len(t, p.Followers(), 1)
@@ -167,7 +167,7 @@ func TestSyncTimeoutRemovesSilentFollower(t *testing.T) {
 	r := dialPeer(t, p.Addr())
 	r.handshake(7006, "psync2")
 	r.fullSync()
-	assert.Equal(t, slot.DBSync, onlyFollower(t, p).State)
+	assert.Equal(t, follower.DBSync, onlyFollower(t, p).State)
 	clk.Add(6 * time.Second)
 	// Keepalive newlines may precede the close; nothing else may.
 	assert.Empty(t, strings.Trim(r.drain(), "\n"))
@@ -199,11 +199,11 @@ func TestStaleSessionAckDropped(t *testing.T) {
 	p.ack(old, 999)
 	assert.Equal(t, uint64(1), p.Stats().StaleAcks)
 	f := onlyFollower(t, p)
-	assert.Equal(t, slot.DBSync, f.State)
+	assert.Equal(t, follower.DBSync, f.State)
 	assert.Equal(t, int64(0), f.AckedOffset)
 
 	b.send("REPLCONF", "ACK", "0")
-	waitFor(t, "live ack", func() bool { return onlyFollower(t, p).State == slot.BinlogSync })
+	waitFor(t, "live ack", func() bool { return onlyFollower(t, p).State == follower.BinlogSync })
 	assert.Equal(t, uint64(1), p.Stats().StaleAcks)
 }
 

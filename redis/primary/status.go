@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/replsm/replsm/follower"
+
 	"github.com/replsm/replsm/redis/resp"
 	"github.com/replsm/replsm/redis/server"
 	"github.com/replsm/replsm/slot"
@@ -25,7 +27,7 @@ type FollowerInfo struct {
 	// Remote is the replication connection's peer address.
 	Remote string
 	// State is the follower machine's state: NotSync, DBSync or BinlogSync.
-	State slot.FollowerState
+	State follower.State
 	// Session is the follower's current session; acks must carry it.
 	Session slot.Session
 	// RedisState is what INFO shows: wait_bgsave, send_bulk or online.
@@ -49,7 +51,7 @@ func (p *Primary) Followers() []FollowerInfo {
 	out := make([]FollowerInfo, 0, len(sessions))
 	for _, s := range sessions {
 		st := s.f.Status()
-		if st.State == slot.Removed {
+		if st.State == follower.Removed {
 			continue
 		}
 		out = append(out, FollowerInfo{

@@ -6,6 +6,7 @@ import (
 
 	"github.com/replsm/replsm/redis/keyspace"
 	"github.com/replsm/replsm/redis/resp"
+	core "github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
 )
 
@@ -144,7 +145,7 @@ func (r *Replica) writeReplsm(b *strings.Builder, st *connState) {
 	for _, sh := range r.shardsFor(st) {
 		inScope[sh.id.String()] = true
 	}
-	for _, line := range strings.Split(strings.TrimRight(r.inst.Info().String(), "\n"), "\n") {
+	for _, line := range strings.Split(strings.TrimRight(statusText(r.inst.Info()), "\n"), "\n") {
 		key, _, _ := strings.Cut(line, ":")
 		switch {
 		case key == "role" || key == "master_link_status":
@@ -197,3 +198,30 @@ func boolDigit(b bool) int {
 }
 
 func oneLine(s string) string { return strings.NewReplacer("\r", " ", "\n", " ").Replace(s) }
+
+// statusText renders the core's status data in INFO's key:value lines: the
+// instance first, then one line per shard.
+func statusText(i core.Info) string {
+	var b strings.Builder
+	up := "down"
+	if i.LinkUp {
+		up = "up"
+	}
+	fmt.Fprintf(&b, "role:slave\nmaster:%s\nmaster_link_status:%s\ninstance_state:%s\ninstance_session:%d\n", i.Master, up, i.State, i.Session)
+	fmt.Fprintf(&b, "instance_attempts_left:%d/%d\ninstance_exhausted:%t\ninstance_in_state:%s\n", i.AttemptsLeft, i.Cap, i.Exhausted, i.InState)
+	if i.LastError != "" {
+		fmt.Fprintf(&b, "instance_last_error:%s\n", i.LastError)
+	}
+	for _, s := range i.Slots {
+		fmt.Fprintf(&b, "%s:state=%s,session=%d,attempts_left=%d/%d,exhausted=%t,probing=%t,in_state=%s,full_syncs=%d,partial_syncs=%d,recoveries=%d,probes=%d,busy_retries=%d,stale_dropped=%d",
+			s.ID, s.State, s.Session, s.AttemptsLeft, s.Cap, s.Exhausted, s.Probing, s.InState, s.Stats.FullSyncs, s.Stats.PartialSyncs, s.Stats.Recoveries, s.Stats.Probes, s.Stats.BusyRetries, s.Stats.StaleDropped)
+		if s.Endpoint != "" {
+			fmt.Fprintf(&b, ",endpoint=%s", s.Endpoint)
+		}
+		if s.LastError != "" {
+			fmt.Fprintf(&b, ",last_error=%q", s.LastError)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
