@@ -264,7 +264,7 @@ func (h *Host[S, E]) ErrorDue(now time.Time) (attempt string, probed bool) {
 	}
 	if !h.probeAt.IsZero() && !now.Before(h.probeAt) {
 		// A probe is not a transition: it goes out on its own, after the lock.
-		h.probe = h.rt.NewSession()
+		h.probe = h.rt.NewProbe()
 		h.box.Put(Output[S, E]{Kind: OutProbe, Session: h.probe})
 		h.probeAt = now.Add(h.probeEvery)
 		probed = true

@@ -36,6 +36,7 @@ type Runtime struct {
 	seed  uint64
 
 	sessions atomic.Uint64
+	probes   atomic.Uint64
 	lastData atomic.Int64 // unix nanos of the last shard data (instance liveness)
 
 	waiters atomic.Int32
@@ -87,6 +88,10 @@ func (rt *Runtime) Stop() { rt.sched.Stop() }
 
 // NewSession draws a session no machine of this runtime has had.
 func (rt *Runtime) NewSession() Session { return Session(rt.sessions.Add(1)) }
+
+// NewProbe draws a probe id; probes count apart from sessions, so a long
+// outage's probes do not crowd the session numbers.
+func (rt *Runtime) NewProbe() Session { return Session(rt.probes.Add(1)) }
 
 // NoteData records that shard data arrived at now: it counts as activity
 // of the instance link (a stream is proof the peer is alive).

@@ -23,46 +23,6 @@ type Arg struct {
 // command or a missing or malformed argument.
 var ErrBadCommand = errors.New("sim: bad command")
 
-// ParseLine splits `cmd k=v k="v w" word` into the command and its args.
-func ParseLine(line string) (string, []Arg, error) {
-	var toks []string
-	var cur strings.Builder
-	inQuote, have := false, false
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		switch {
-		case c == '"':
-			inQuote, have = !inQuote, true
-		case (c == ' ' || c == '\t') && !inQuote:
-			if have {
-				toks = append(toks, cur.String())
-				cur.Reset()
-				have = false
-			}
-		default:
-			cur.WriteByte(c)
-			have = true
-		}
-	}
-	if inQuote {
-		return "", nil, fmt.Errorf("%w: unterminated quote in %q", ErrBadCommand, line)
-	}
-	if have {
-		toks = append(toks, cur.String())
-	}
-	if len(toks) == 0 {
-		return "", nil, fmt.Errorf("%w: empty line", ErrBadCommand)
-	}
-	var args []Arg
-	for _, t := range toks[1:] {
-		if k, v, ok := strings.Cut(t, "="); ok {
-			args = append(args, Arg{Key: k, Val: v, HasVal: true})
-		} else {
-			args = append(args, Arg{Key: t})
-		}
-	}
-	return toks[0], args, nil
-}
 
 type argMap map[string]string
 
@@ -121,14 +81,30 @@ func (m argMap) integer(k string, into *int) error {
 }
 
 // ApplyParams reads the arguments of `new` over p: slots, seed, cap, k,
-// reply, transfer-idle, keepalive, stable, icap, meta-timeout, transfer,
-// backoff (initial), backoff-max.
+// reply, transfer-idle, keepalive, stable, icap, meta-timeout, idle,
+// transfer, backoff (initial), backoff-max, exhausted-retry,
+// iexhausted-retry, probe, busy-poll, endpoints (shared or own),
+// atomic-load (true or false). See docs/simulate.md.
 func ApplyParams(p Params, args []Arg) (Params, error) {
 	m, pos := toMap(args)
 	if len(pos) > 0 {
 		return p, fmt.Errorf("%w: new: unexpected %q", ErrBadCommand, pos[0])
 	}
 	seed := int(p.Seed)
+	switch v := m.or("endpoints", "shared"); v {
+	case "shared":
+		p.OwnEndpoints = false
+	case "own":
+		p.OwnEndpoints = true
+	default:
+		return p, fmt.Errorf("%w: new: endpoints=%q (want shared or own)", ErrBadCommand, v)
+	}
+	switch v := m.or("atomic-load", "false"); v {
+	case "true", "false":
+		p.SlotConfig.AtomicLoad = v == "true"
+	default:
+		return p, fmt.Errorf("%w: new: atomic-load=%q (want true or false)", ErrBadCommand, v)
+	}
 	errs := []error{
 		m.integer("slots", &p.Slots),
 		m.integer("seed", &seed),
@@ -144,10 +120,15 @@ func ApplyParams(p Params, args []Arg) (Params, error) {
 		m.duration("transfer", &p.Transfer),
 		m.duration("backoff", &p.SlotConfig.Backoff.Initial),
 		m.duration("backoff-max", &p.SlotConfig.Backoff.Max),
+		m.duration("exhausted-retry", &p.SlotConfig.ExhaustedRetry),
+		m.duration("iexhausted-retry", &p.Config.ExhaustedRetry),
+		m.duration("probe", &p.SlotConfig.ProbeInterval),
+		m.duration("busy-poll", &p.SlotConfig.BusyPoll),
 	}
 	for k := range m {
 		switch k {
-		case "slots", "seed", "cap", "k", "icap", "reply", "transfer-idle", "keepalive", "stable", "meta-timeout", "idle", "transfer", "backoff", "backoff-max":
+		case "slots", "seed", "cap", "k", "icap", "reply", "transfer-idle", "keepalive", "stable", "meta-timeout", "idle", "transfer", "backoff", "backoff-max",
+			"exhausted-retry", "iexhausted-retry", "probe", "busy-poll", "endpoints", "atomic-load":
 		default:
 			errs = append(errs, fmt.Errorf("%w: new: unknown argument %q", ErrBadCommand, k))
 		}
@@ -160,12 +141,23 @@ func ApplyParams(p Params, args []Arg) (Params, error) {
 // caused, then anything the command prints. Errors are part of the output,
 // as "error: ...", and change nothing.
 func (s *Sim) Exec(cmd string, args []Arg) string {
+	out, _ := s.ExecScript(cmd, args)
+	return out
+}
+
+// ExecScript is Exec that also returns a script error (ErrBadCommand:
+// unknown command, malformed argument) apart from what the machines
+// refused, which is only output.
+func (s *Sim) ExecScript(cmd string, args []Arg) (string, error) {
 	extra, err := s.exec(cmd, args)
 	out := s.Take() + extra
 	if err != nil {
 		out += "error: " + err.Error() + "\n"
+		if errors.Is(err, ErrBadCommand) {
+			return out, err
+		}
 	}
-	return out
+	return out, nil
 }
 
 func (s *Sim) exec(cmd string, args []Arg) (string, error) {
@@ -264,6 +256,30 @@ func (s *Sim) exec(cmd string, args []Arg) (string, error) {
 		}
 		s.settle()
 		return "", err
+	case "repoint":
+		sl, err := slotArg()
+		if err != nil {
+			return "", err
+		}
+		_, err = sl.SetEndpoint(m.or("endpoint", ""), or(reason, "operator re-point"))
+		s.settle()
+		return "", err
+	case "probe-result":
+		sl, err := slotArg()
+		if err != nil {
+			return "", err
+		}
+		n, perr := strconv.ParseUint(m.or("probe", ""), 10, 64)
+		if perr != nil {
+			return "", fmt.Errorf("%w: probe-result probe=%q", ErrBadCommand, m.or("probe", ""))
+		}
+		var res error
+		if m.or("ok", "true") != "true" {
+			res = errRefused
+		}
+		err = sl.ProbeResult(slot.Session(n), res)
+		s.settle()
+		return "", err
 	case "add-slot", "remove-slot":
 		v, err := m.need("id")
 		if err != nil {
@@ -284,7 +300,7 @@ func (s *Sim) exec(cmd string, args []Arg) (string, error) {
 		return statusText(s.Inst.Info()), nil
 	case "wait-start", "wait-expire", "wait-result":
 		return s.waitCmd(cmd, m)
-	case "follower-add", "follower", "follower-ack", "followers":
+	case "follower-add", "follower", "follower-ack", "follower-progress", "followers":
 		return s.followerCmd(cmd, m)
 	case "snapshot":
 		return s.snapshotCmd(m)
@@ -375,6 +391,8 @@ func (s *Sim) followerCmd(cmd string, m argMap) (string, error) {
 		return "", fmt.Errorf("%w: no follower %q", ErrBadCommand, id)
 	}
 	switch cmd {
+	case "follower-progress":
+		f.Progress()
 	case "follower-ack":
 		sess := f.Session()
 		if v, ok := m["session"]; ok {

@@ -21,9 +21,15 @@ const (
 	PeerSilent     PeerMode = "silent"     // never answers
 	PeerRefuse     PeerMode = "refuse"     // the request cannot be sent: connection refused
 	PeerStall      PeerMode = "stall"      // starts a snapshot and never finishes it
+	PeerBusy       PeerMode = "busy"       // alive but not ready: answers every request with -LOADING
+	PeerError      PeerMode = "error"      // answers every request with an error reply (reached, failed)
+	PeerBreak      PeerMode = "break"      // starts a snapshot, then the transfer breaks
 )
 
-var peerModes = map[PeerMode]bool{PeerOK: true, PeerPurged: true, PeerFullResync: true, PeerSilent: true, PeerRefuse: true, PeerStall: true}
+var peerModes = map[PeerMode]bool{
+	PeerOK: true, PeerPurged: true, PeerFullResync: true, PeerSilent: true, PeerRefuse: true,
+	PeerStall: true, PeerBusy: true, PeerError: true, PeerBreak: true,
+}
 
 // MetaMode is how the scripted master answers the meta handshake.
 type MetaMode string
@@ -69,6 +75,15 @@ func (d driver) Sync(req slot.Request) error {
 		return nil
 	case mode == PeerStall:
 		s.later(0, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvDBSyncStarted, "snapshot started") })
+	case mode == PeerBusy:
+		s.later(0, func() {
+			_, _ = in.Deliver(req.Slot, req.Session, slot.EvBusy, "-LOADING Redis is loading the dataset in memory")
+		})
+	case mode == PeerError:
+		s.later(0, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvFail, "-ERR sync refused") })
+	case mode == PeerBreak:
+		s.later(0, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvDBSyncStarted, "snapshot started") })
+		s.later(s.transfer/2, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvFail, "transfer broke: EOF") })
 	case !req.Full && mode == PeerOK:
 		s.later(0, func() { _, _ = in.Deliver(req.Slot, req.Session, slot.EvSyncOK, "") })
 		s.heartbeat(req.Slot, req.Session)
@@ -85,6 +100,29 @@ func (d driver) Sync(req slot.Request) error {
 	}
 	return nil
 }
+
+// Probe is the scripted peer's reachability probe: it answers after
+// probeLatency, ok unless the slot's peer refuses connections. Only a probe
+// that finds the peer is logged (a long outage would fill the log with
+// refused ones; info counts them all).
+func (d driver) Probe(req slot.ProbeRequest) {
+	s := d.sim
+	s.later(probeLatency, func() {
+		sl, err := s.Inst.Slot(req.Slot)
+		if err != nil {
+			return
+		}
+		if s.peerMode(req.Slot) == PeerRefuse {
+			_ = sl.ProbeResult(req.Probe, errRefused)
+			return
+		}
+		s.logf("  > probe %s probe=%d: answers", req.Slot, req.Probe)
+		_ = sl.ProbeResult(req.Probe, nil)
+	})
+}
+
+// probeLatency is how long the scripted peer takes to answer a probe.
+const probeLatency = 10 * time.Millisecond
 
 func (d driver) Close(id slot.ID, sess slot.Session, reason string) {
 	d.sim.logf("  > close %s session=%d (%s)", id, sess, reason)
@@ -146,7 +184,7 @@ func (s *Sim) later(d time.Duration, run func()) {
 
 func (s *Sim) setPeer(target string, mode PeerMode) error {
 	if !peerModes[mode] {
-		return fmt.Errorf("sim: unknown peer mode %q", mode)
+		return fmt.Errorf("%w: unknown peer mode %q", ErrBadCommand, mode)
 	}
 	if target == "all" {
 		s.defaultPeer = mode

@@ -1,7 +1,8 @@
 package sim
 
 import (
-	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,14 +26,7 @@ func TestScenarios(t *testing.T) {
 			}
 		})
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
-			args := make([]Arg, 0, len(d.CmdArgs))
-			for _, ca := range d.CmdArgs {
-				if len(ca.Vals) == 0 {
-					args = append(args, Arg{Key: ca.Key})
-				} else {
-					args = append(args, Arg{Key: ca.Key, Val: strings.Join(ca.Vals, ","), HasVal: true})
-				}
-			}
+			args := ToArgs(d.CmdArgs)
 			if d.Cmd == "new" {
 				p, err := ApplyParams(DefaultParams(), args)
 				if err != nil {
@@ -57,18 +51,41 @@ func TestScenarios(t *testing.T) {
 	})
 }
 
+// TestRunReplaysScenarioFiles: Run (what `replsm simulate --script` does)
+// writes every scenario file back byte for byte, comments included.
+func TestRunReplaysScenarioFiles(t *testing.T) {
+	files, err := filepath.Glob("../testdata/scenarios/*.txt")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		want, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var out strings.Builder
+		s, err := Run(strings.NewReader(string(want)), &out, DefaultParams())
+		require.NoError(t, err, f)
+		s.Close()
+		require.Equal(t, string(want), out.String(), "%s does not replay to itself", f)
+	}
+}
+
 func TestRunScript(t *testing.T) {
 	var out strings.Builder
 	s, err := Run(strings.NewReader("new slots=2\nslaveof addr=m:1\nadvance 1s\ninfo\n"), &out, DefaultParams())
 	require.NoError(t, err)
 	require.Contains(t, out.String(), "link=up")
+	require.Contains(t, out.String(), "slaveof addr=m:1\n----\n")
 	require.Equal(t, fsm.Overlay{Current: "Connected", Counts: map[string]int{"Connected/Connected": 2}}, s.Overlay())
 	s.Close()
-	_, err = Run(strings.NewReader("new bogus=1\n"), &out, DefaultParams())
-	require.ErrorIs(t, err, ErrBadCommand)
+
+	for _, bad := range []string{"new bogus=1\n", "frobnicate\n", "new\npeer slot=1 mode=sideways\n", "new\nadvance soon\n", "new\nfail slot=x\n"} {
+		out.Reset()
+		_, err = Run(strings.NewReader(bad), &out, DefaultParams())
+		require.ErrorIs(t, err, ErrBadCommand, "script %q", bad)
+	}
+	// What a machine refuses is part of the scenario, not a script error.
 	out.Reset()
-	s, err = Run(strings.NewReader("frobnicate\n"), &out, DefaultParams())
+	s, err = Run(strings.NewReader("new slots=1\nreply slot=1 session=9 event=sync_ok\n"), &out, DefaultParams())
 	require.NoError(t, err)
 	s.Close()
-	require.Contains(t, out.String(), fmt.Sprintf("error: %v", ErrBadCommand))
+	require.Contains(t, out.String(), "error: slot: stale session")
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/cockroachdb/datadriven"
 
 	"github.com/replsm/replsm/follower"
 	"github.com/replsm/replsm/fsm"
@@ -50,6 +51,9 @@ type Params struct {
 	SlotConfig slot.Config
 	Config     replica.Config
 	Logger     *slog.Logger
+	// OwnEndpoints gives every slot its own primary (the sharded shape:
+	// slot N follows 10.0.1.N:6379) instead of the instance's master.
+	OwnEndpoints bool
 }
 
 // DefaultParams: 3 slots, seed 1, the default configs, 2 s transfers. The
@@ -87,7 +91,11 @@ func New(p Params) (*Sim, error) {
 	}
 	s.Inst = inst
 	for i := 1; i <= p.Slots; i++ {
-		if _, err := inst.AddSlot(slot.ID(i), ""); err != nil {
+		ep := ""
+		if p.OwnEndpoints {
+			ep = fmt.Sprintf("10.0.1.%d:6379", i)
+		}
+		if _, err := inst.AddSlot(slot.ID(i), ep); err != nil {
 			return nil, err
 		}
 	}
@@ -230,13 +238,20 @@ func (e *expiring) Expire() { e.once.Do(func() { close(e.ch) }) }
 func parseSlot(v string) (slot.ID, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("sim: bad slot id %q", v)
+		return 0, fmt.Errorf("%w: bad slot id %q", ErrBadCommand, v)
 	}
 	return slot.ID(n), nil
 }
 
-// Run executes a script (one command per line; '#' starts a comment) and
-// writes each command and its output to w. It returns the last simulation,
+// Run executes a script and writes it back with each command's output, in
+// the datadriven format of testdata/scenarios: comments and blank lines as
+// they are, then for each command the command, "----" and its output. A
+// scenario file therefore replays to itself byte for byte, and the output
+// of any script can be dropped into testdata/scenarios as a regression. A
+// script may also be plain commands, one per line. Run stops at the first
+// script error (unknown command, malformed argument: ErrBadCommand) and
+// returns it; what the machines refuse (a stale session, an event not
+// allowed) is output, part of the scenario. It returns the last simulation,
 // for a final look (Overlay, Info); the caller closes it.
 func Run(script io.Reader, w io.Writer, p Params) (*Sim, error) {
 	data, err := io.ReadAll(script)
@@ -250,35 +265,61 @@ func Run(script io.Reader, w io.Writer, p Params) (*Sim, error) {
 		}
 		return nil, err
 	}
-	for i, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
+	lines := strings.Split(string(data), "\n")
+	if n := len(lines); n > 0 && lines[n-1] == "" {
+		lines = lines[:n-1] // the file's final newline
+	}
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			fmt.Fprintln(w, line)
 			continue
 		}
-		cmd, args, err := ParseLine(line)
-		if err != nil {
-			return fail(fmt.Errorf("line %d: %w", i+1, err))
+		lineNo := i + 1
+		// Skip the expected output of a scenario file: it is regenerated.
+		blankAfter := true
+		if i+1 < len(lines) && lines[i+1] == "----" {
+			i += 2
+			for i < len(lines) && lines[i] != "" {
+				i++
+			}
+			blankAfter = i < len(lines)
 		}
+		cmd, args, err := ParseScriptLine(trimmed)
+		if err != nil {
+			return fail(fmt.Errorf("line %d: %w", lineNo, err))
+		}
+		var out string
 		if cmd == "new" {
 			np, err := ApplyParams(p, args)
 			if err != nil {
-				return fail(fmt.Errorf("line %d: %w", i+1, err))
+				return fail(fmt.Errorf("line %d: %w", lineNo, err))
 			}
 			if s != nil {
 				s.Close()
 			}
 			if s, err = New(np); err != nil {
-				return nil, fmt.Errorf("line %d: %w", i+1, err)
+				return nil, fmt.Errorf("line %d: %w", lineNo, err)
 			}
-			fmt.Fprintf(w, "> %s\n", line)
-			continue
-		}
-		if s == nil {
-			if s, err = New(p); err != nil {
-				return nil, err
+			out = "ok\n"
+		} else {
+			if s == nil {
+				if s, err = New(p); err != nil {
+					return nil, err
+				}
+			}
+			var scriptErr error
+			out, scriptErr = s.ExecScript(cmd, args)
+			if scriptErr != nil {
+				fmt.Fprintf(w, "%s\n----\n%s", line, out)
+				return fail(fmt.Errorf("line %d: %w", lineNo, scriptErr))
 			}
 		}
-		fmt.Fprintf(w, "> %s\n%s", line, s.Exec(cmd, args))
+		fmt.Fprintf(w, "%s\n----\n%s", line, out)
+		if blankAfter {
+			fmt.Fprintln(w)
+		}
 	}
 	if s == nil {
 		if s, err = New(p); err != nil {
@@ -286,6 +327,30 @@ func Run(script io.Reader, w io.Writer, p Params) (*Sim, error) {
 		}
 	}
 	return s, nil
+}
+
+// ParseScriptLine parses one command line with datadriven's own parser:
+// `cmd key=val key=(a b) word`.
+func ParseScriptLine(line string) (string, []Arg, error) {
+	cmd, cargs, err := datadriven.ParseLine(line)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %v", ErrBadCommand, err)
+	}
+	return cmd, ToArgs(cargs), nil
+}
+
+// ToArgs converts datadriven's arguments: key=val, key=(a b) joined by
+// commas, or a bare word.
+func ToArgs(cargs []datadriven.CmdArg) []Arg {
+	args := make([]Arg, 0, len(cargs))
+	for _, ca := range cargs {
+		if len(ca.Vals) == 0 {
+			args = append(args, Arg{Key: ca.Key})
+		} else {
+			args = append(args, Arg{Key: ca.Key, Val: strings.Join(ca.Vals, ","), HasVal: true})
+		}
+	}
+	return args
 }
 
 // Overlay counts the slots per state, as paths into the composite chart
