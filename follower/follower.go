@@ -310,7 +310,8 @@ const effClose uint8 = 0
 
 type owner Follower
 
-func (o *owner) Entered(rec *Record) {
+func (o *owner) Entered(r Record) Record {
+	rec := &r
 	f := (*Follower)(o)
 	rec.Attrs = append(rec.Attrs, slog.Uint64("session", uint64(f.session)))
 	switch rec.To {
@@ -326,6 +327,7 @@ func (o *owner) Entered(rec *Record) {
 			f.Queue(host.Output[State, Event]{Kind: host.OutEffect, Code: effClose, Session: f.session, Reason: string(rec.Event) + ": " + rec.Reason})
 		}
 	}
+	return r
 }
 
 func (o *owner) Due(now time.Time) {

@@ -41,7 +41,8 @@ type Owner[S ~string, E ~string] interface {
 	// Entered runs under the lock after each state change, before its
 	// record is emitted; it may queue effects (Queue) and follow-ups (Then)
 	// and append attributes to rec.
-	Entered(rec *fsm.Record[S, E])
+	// (The record travels by value so it does not escape to the heap.)
+	Entered(rec fsm.Record[S, E]) fsm.Record[S, E]
 	// Due runs under the lock when the machine's deadline is due.
 	Due(now time.Time)
 	// Effect carries out one effect after the lock is released.
@@ -308,7 +309,7 @@ func (e *env[S, E]) Entered(_ *fsm.Machine[S, E], rec fsm.Record[S, E]) fsm.Reco
 			h.recoverAt, h.probeAt, h.probe = time.Time{}, time.Time{}, 0
 		}
 	}
-	h.owner.Entered(&rec)
+	rec = h.owner.Entered(rec)
 	if rec.From != rec.To {
 		h.rt.changedState()
 	}

@@ -21,7 +21,8 @@ type output = host.Output[State, Event]
 // owner is the Instance seen as its host's owner.
 type owner Instance
 
-func (o *owner) Entered(rec *Record) {
+func (o *owner) Entered(r Record) Record {
+	rec := &r
 	in := (*Instance)(o)
 	now := rec.Time
 	from, to := rec.From, rec.To
@@ -73,6 +74,7 @@ func (o *owner) Entered(rec *Record) {
 		// not cure it, so no probes.
 		in.EnterError(rec, &host.Recovery{Backoff: in.cfg.Backoff, ExhaustedRetry: in.cfg.ExhaustedRetry}, false, false)
 	}
+	return r
 }
 
 func (o *owner) Due(now time.Time) {

@@ -61,7 +61,7 @@ func (c *Config) recovery() *host.Recovery {
 	return &host.Recovery{Backoff: c.Backoff, ExhaustedRetry: c.ExhaustedRetry, ProbeInterval: c.ProbeInterval}
 }
 
-// DefaultConfig returns the starting numbers of DESIGN.md: Pika's 20 s
+// DefaultConfig returns the starting numbers of docs/DESIGN.md: Pika's 20 s
 // keepalive, Redis's 60 s transfer timeout, gRPC's backoff, 5 recoveries per
 // stable minute then one every 5 minutes, probes every second, full sync
 // after 3 failed incremental attempts.

@@ -1,26 +1,29 @@
-// Package slot is the replica-side replication machine of one shard, and the
-// primary side's view of its followers.
+// Package slot is the replica-side replication machine of one shard.
 //
 // A Slot moves through NoConnect, TryConnect/TryDBSync, WaitReply,
-// WaitDBSync, Connected, Error and Detached as DESIGN.md's table says. Its
-// state, live session id, retry budget, counters and single armed deadline
-// change together under one mutex; nothing is shared between slots on the
-// transition path. What a transition decides — send a sync request, close a
-// session, report exhaustion, hand records to observers and log/slog — runs
-// after the mutex is released, in the order it was decided, so a Driver or an
-// Observer may call straight back into the slot.
+// WaitDBSync, Connected, Error and Detached as docs/DESIGN.md's table says.
+// Its state, live session, retry budget, counters and single armed deadline
+// change together under one mutex (its host.Host); nothing is shared
+// between slots on the transition path. What a transition decides — send a
+// sync request, close a session, probe an endpoint, report exhaustion, hand
+// records to the journal, observers and log/slog — runs after the mutex is
+// released, in the order it was decided, so a Driver or an Observer may call
+// straight back into the slot.
 //
-// Every session-bearing reply carries the session id it answers. A reply for
-// any other session changes nothing: it is dropped, counted and reported as
-// ErrStaleSession. Error is never a dead end: the slot recovers to NoConnect
-// after a backoff (timeouts.Backoff, jitter drawn from a per-slot stream) as
-// long as its budget lasts, escalates to a full sync after FullSyncAfter
-// failed incremental attempts, and when the budget is gone says so (ERROR
-// log, Stats.Exhaustions, Options.OnExhausted) and waits for Reset.
+// Every reply carries the session it answers; a reply for any other session
+// changes nothing and returns ErrStaleSession. Error is never a dead end:
+// the slot recovers after a backoff while its budget lasts, escalates to a
+// full sync after FullSyncAfter failed incremental attempts, and when the
+// budget is gone says so once (ERROR log, Stats.Exhaustions,
+// Options.OnExhausted) and keeps trying every ExhaustedRetry. After a
+// failure that never reached the primary, a Driver that is also a Prober is
+// asked for cheap reachability probes, and the first that answers recovers
+// the slot at once. A primary that answers "busy" (Busy) is asked again
+// after BusyPoll without spending budget.
 //
-// Time comes from the Runtime's clock and all timers live in one
-// timeouts.Scheduler. Tests use a *clock.Mock, advance it, and call
-// Runtime.Scheduler().RunDue(); servers call Runtime.Start.
+// Time comes from the Runtime's clock and every timer lives in the
+// runtime's one deadline heap. Tests use a *clock.Mock, advance it, and call
+// Runtime.RunDue; servers call Runtime.Start.
 //
 //	rt, _ := slot.NewRuntime(slot.Options{Clock: clock.New(), Driver: myDriver})
 //	cfg := slot.DefaultConfig()
@@ -29,7 +32,5 @@
 //	s.SyncOK(req.Session)         // the primary's reply -> Connected
 //	s.Data(req.Session)           // keeps the keepalive timer quiet
 //
-// Followers and Snapshots are the primary side: one follower machine per
-// follower (NotSync -> DBSync -> BinlogSync -> Removed) and one snapshot
-// shared by concurrent full-sync requests.
+// The primary side (followers, shared snapshots) is package follower.
 package slot

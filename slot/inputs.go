@@ -259,19 +259,21 @@ func or(v, def string) string {
 // automatic happens until Resume.
 func (s *Slot) Detach(reason string) (Record, error) {
 	s.Mu.Lock()
-	defer s.UnlockAndFlush()
-	return s.Fire(EvDetach, reason)
+	rec, err := s.Fire(EvDetach, reason)
+	s.UnlockAndFlush()
+	return rec, err
 }
 
 // Resume puts a detached shard back in NoConnect with a fresh budget; it
 // starts at once if the link is up.
 func (s *Slot) Resume(reason string) (Record, error) {
 	s.Mu.Lock()
-	defer s.UnlockAndFlush()
 	if s.M.State() == Detached {
 		s.Host.Refill()
 	}
-	return s.Fire(EvResume, reason)
+	rec, err := s.Fire(EvResume, reason)
+	s.UnlockAndFlush()
+	return rec, err
 }
 
 // RequestFullSync marks the next start as a full sync.

@@ -8,7 +8,7 @@ import (
 // State is a replica shard's replication state.
 type State string
 
-// The shard states of DESIGN.md.
+// The shard states of docs/DESIGN.md.
 const (
 	NoConnect  State = "NoConnect"
 	TryConnect State = "TryConnect"

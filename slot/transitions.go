@@ -28,7 +28,8 @@ func continues(from, to State) bool {
 		from == to
 }
 
-func (o *owner) Entered(rec *Record) {
+func (o *owner) Entered(r Record) Record {
+	rec := &r
 	s := (*Slot)(o)
 	s.stats.Transitions++
 	now := rec.Time
@@ -103,6 +104,7 @@ func (o *owner) Entered(rec *Record) {
 		s.enterError(rec, from)
 	}
 	s.countProbing()
+	return r
 }
 
 // countProbing keeps the runtime's count of probing slots current.
