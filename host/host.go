@@ -63,6 +63,16 @@ type Kind[S ~string, E ~string] struct {
 	Journal func(fsm.Record[S, E]) error
 }
 
+// Attribute keys the host puts on records entering and leaving Error.
+const (
+	AttrAttempt    = "attempt"     // "2/5": the budgeted attempt; "slow" for the exhausted cadence
+	AttrRetryIn    = "retry_in"    // when the next recovery is due
+	AttrExhausted  = "exhausted"   // "5/5": set once, on the entry that starts an exhaustion episode
+	AttrBudget     = "budget"      // "spent" on later entries of an episode; "refilled" after a stable spell
+	AttrRetry      = "retry"       // "operator" when ExhaustedRetry is 0
+	AttrProbeEvery = "probe_every" // the probe interval, when the failure never reached the peer
+)
+
 // Recovery is the Error policy of one machine (see docs/DESIGN.md, "Error
 // is never a dead end").
 type Recovery struct {
@@ -216,27 +226,27 @@ func (h *Host[S, E]) EnterError(rec *fsm.Record[S, E], p *Recovery, unreached, c
 		delay := p.Backoff.Delay(h.backoffStep, h.Random())
 		h.recoverAt = now.Add(delay)
 		rec.Attrs = append(rec.Attrs,
-			slog.String("attempt", fmt.Sprintf("%d/%d", h.Budget.Used()+1, h.Budget.Cap())),
-			slog.Duration("retry_in", delay))
+			slog.String(AttrAttempt, fmt.Sprintf("%d/%d", h.Budget.Used()+1, h.Budget.Cap())),
+			slog.Duration(AttrRetryIn, delay))
 	} else {
 		if !h.Exhausted {
 			h.Exhausted = true
-			rec.Attrs = append(rec.Attrs, slog.String("exhausted", fmt.Sprintf("%d/%d", h.Budget.Used(), h.Budget.Cap())))
+			rec.Attrs = append(rec.Attrs, slog.String(AttrExhausted, fmt.Sprintf("%d/%d", h.Budget.Used(), h.Budget.Cap())))
 			h.Queue(Output[S, E]{Kind: OutExhausted})
 		} else {
-			rec.Attrs = append(rec.Attrs, slog.String("budget", "spent"))
+			rec.Attrs = append(rec.Attrs, slog.String(AttrBudget, "spent"))
 		}
 		if p.ExhaustedRetry > 0 {
 			h.recoverAt = now.Add(p.ExhaustedRetry)
-			rec.Attrs = append(rec.Attrs, slog.Duration("retry_in", p.ExhaustedRetry))
+			rec.Attrs = append(rec.Attrs, slog.Duration(AttrRetryIn, p.ExhaustedRetry))
 		} else {
-			rec.Attrs = append(rec.Attrs, slog.String("retry", "operator"))
+			rec.Attrs = append(rec.Attrs, slog.String(AttrRetry, "operator"))
 		}
 	}
 	if unreached && canProbe && p.ProbeInterval > 0 {
 		h.probeEvery = p.ProbeInterval
 		h.probeAt = now.Add(p.ProbeInterval)
-		rec.Attrs = append(rec.Attrs, slog.Duration("probe_every", p.ProbeInterval))
+		rec.Attrs = append(rec.Attrs, slog.Duration(AttrProbeEvery, p.ProbeInterval))
 	}
 	h.armError()
 }

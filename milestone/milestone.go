@@ -1,7 +1,8 @@
 // Package milestone turns the transitions that matter outside the process
-// into durable milestones, appended in the same critical step that records
-// the transition (slot.Options.Journal and replica.Options.Journal run under
-// the machine's lock) and delivered later, outside it, by an outbox.
+// into durable milestones, appended in the same step that records the
+// transition (slot.Options.Journal and replica.Options.Journal run after
+// the machine's lock is released, before anything else sees the record) and
+// delivered later by an outbox.
 //
 // Milestones: a shard connected, a full sync completed (with the cursor it
 // ended at), a shard exhausted its recoveries, the instance went to Error,
@@ -16,9 +17,30 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/replsm/replsm/host"
 	"github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
 	"github.com/replsm/replsm/store"
+)
+
+// Milestone kinds. Kind is a free-form string in the store; these keep
+// emitters and receivers in step.
+const (
+	KindFullSyncCompleted = "full_sync_completed"
+	KindShardConnected    = "shard_connected"
+	KindShardExhausted    = "shard_exhausted"
+	KindInstanceError     = "instance_error"
+	KindInstanceRecovered = "instance_recovered"
+)
+
+// Attribute keys of every milestone (the embedding may add its own through
+// Journal.Attrs).
+const (
+	AttrEvent   = "event"
+	AttrFrom    = "from"
+	AttrTo      = "to"
+	AttrReason  = "reason"
+	AttrSession = "session"
 )
 
 // AppendFunc stores the milestones of one transition durably and
@@ -47,9 +69,10 @@ type Journal struct {
 	Append AppendFunc
 	// Incarnation keeps keys from different runs apart (NextIncarnation).
 	Incarnation uint64
-	// Cursor, when set, gives the cursor a slot stands at, for the full
-	// sync milestone. It runs under the slot lock: it must not call the slot.
-	Cursor func(slot.ID) (store.Cursor, bool)
+	// Attrs, when set, gives the embedding's own attributes of a full sync
+	// milestone (the Redis replica adds its replication id and offset). It
+	// runs after the slot lock is released, before the record is visible.
+	Attrs func(slot.ID) map[string]string
 }
 
 func (j *Journal) key(id string, seq uint64, kind string) string {
@@ -62,14 +85,14 @@ func (j *Journal) Slot(r slot.Record) error {
 	switch {
 	case r.To == slot.Connected && r.From != slot.Connected:
 		if r.From == slot.WaitDBSync {
-			kinds = append(kinds, store.KindFullSyncCompleted)
+			kinds = append(kinds, KindFullSyncCompleted)
 		}
-		kinds = append(kinds, store.KindShardConnected)
+		kinds = append(kinds, KindShardConnected)
 	case r.Event == slot.EvDBSyncLoaded:
-		kinds = append(kinds, store.KindFullSyncCompleted)
+		kinds = append(kinds, KindFullSyncCompleted)
 	case r.To == slot.Error:
-		if _, ok := r.Attr("exhausted"); ok {
-			kinds = append(kinds, store.KindShardExhausted)
+		if _, ok := r.Attr(host.AttrExhausted); ok {
+			kinds = append(kinds, KindShardExhausted)
 		}
 	}
 	if len(kinds) == 0 {
@@ -78,15 +101,13 @@ func (j *Journal) Slot(r slot.Record) error {
 	ms := make([]store.Milestone, 0, len(kinds))
 	for _, kind := range kinds {
 		m := store.Milestone{Key: j.key(r.ID, r.Seq, kind), Kind: kind, Slot: r.ID, At: r.Time, Attrs: recordAttrs(r.Event, r.From, r.To, r.Reason)}
-		if sess, ok := r.Attr("session"); ok {
-			m.Attrs["session"] = sess.String()
+		if sess, ok := r.Attr(slot.AttrSession); ok {
+			m.Attrs[AttrSession] = sess.String()
 		}
-		if kind == store.KindFullSyncCompleted && j.Cursor != nil {
-			id, err := strconv.Atoi(r.ID[len("slot/"):])
-			if err == nil {
-				if c, ok := j.Cursor(slot.ID(id)); ok {
-					m.Attrs["cursor_id"] = c.ID
-					m.Attrs["offset"] = strconv.FormatInt(c.Offset, 10)
+		if kind == KindFullSyncCompleted && j.Attrs != nil {
+			if id, ok := slot.IDOf(r); ok {
+				for k, v := range j.Attrs(id) {
+					m.Attrs[k] = v
 				}
 			}
 		}
@@ -101,9 +122,9 @@ func (j *Journal) Instance(r replica.Record) error {
 	var kind string
 	switch {
 	case r.To == replica.Error && r.From != replica.Error:
-		kind = store.KindInstanceError
+		kind = KindInstanceError
 	case r.Event == replica.EvRecover:
-		kind = store.KindInstanceRecovered
+		kind = KindInstanceRecovered
 	default:
 		return nil
 	}
@@ -113,9 +134,9 @@ func (j *Journal) Instance(r replica.Record) error {
 }
 
 func recordAttrs[S ~string, E ~string](ev E, from, to S, reason string) map[string]string {
-	a := map[string]string{"event": string(ev), "from": string(from), "to": string(to)}
+	a := map[string]string{AttrEvent: string(ev), AttrFrom: string(from), AttrTo: string(to)}
 	if reason != "" {
-		a["reason"] = reason
+		a[AttrReason] = reason
 	}
 	return a
 }

@@ -57,8 +57,8 @@ func TestMilestonesFromTransitions(t *testing.T) {
 		batches = append(batches, kinds)
 		return st.AppendMilestones(ms)
 	}
-	j := &Journal{Append: appendAll, Incarnation: inc, Cursor: func(id slot.ID) (store.Cursor, bool) {
-		return store.Cursor{ID: "abc", Offset: 1234}, true
+	j := &Journal{Append: appendAll, Incarnation: inc, Attrs: func(id slot.ID) map[string]string {
+		return map[string]string{"cursor_id": "abc", "offset": "1234"}
 	}}
 	clk, drv := clock.NewMock(), &driver{}
 	cfg := slot.DefaultConfig()

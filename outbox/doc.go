@@ -36,5 +36,5 @@
 //	ob, _ := outbox.New(st, sink, clock.New(), outbox.DefaultConfig())
 //	ob.Start()
 //	defer ob.Stop()
-//	ob.Append(store.Milestone{Key: "slot/3/full_sync_completed/session/7", Kind: store.KindFullSyncCompleted, Slot: "slot/3"})
+//	ob.Append(store.Milestone{Key: "slot/3/full_sync_completed/session/7", Kind: "full_sync_completed", Slot: "slot/3"})
 package outbox

@@ -148,7 +148,7 @@ func TestHTTPSinkStatusHandling(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	m := store.Milestone{Seq: 9, Key: "slot/3/full_sync_completed/session/7", Kind: store.KindFullSyncCompleted,
+	m := store.Milestone{Seq: 9, Key: "slot/3/full_sync_completed/session/7", Kind: "full_sync_completed",
 		Slot: "slot/3", At: time.Unix(1700000000, 0).UTC(), Attrs: map[string]string{"session": "7"}}
 	for _, tc := range []struct {
 		code int

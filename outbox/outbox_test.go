@@ -104,7 +104,7 @@ var noJitter = timeouts.Backoff{Initial: time.Second, Multiplier: 2, Jitter: 0, 
 func milestone(i int) store.Milestone {
 	return store.Milestone{
 		Key:  fmt.Sprintf("slot/%d/full_sync_completed/session/%d", i%4, i),
-		Kind: store.KindFullSyncCompleted,
+		Kind: "full_sync_completed",
 		Slot: fmt.Sprintf("slot/%d", i%4),
 	}
 }

@@ -13,7 +13,31 @@ import (
 // ID names a shard within an instance.
 type ID int
 
-func (id ID) String() string { return "slot/" + strconv.Itoa(int(id)) }
+func (id ID) String() string { return idPrefix + strconv.Itoa(int(id)) }
+
+const idPrefix = "slot/"
+
+// IDOf returns the id of the slot a record belongs to; ok is false for a
+// record that is not a slot's.
+func IDOf(rec Record) (id ID, ok bool) {
+	rest, found := strings.CutPrefix(rec.ID, idPrefix)
+	if !found || rec.Machine != def.Name() {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil {
+		return 0, false
+	}
+	return ID(n), true
+}
+
+// Attribute keys a slot puts on its records (besides host's).
+const (
+	AttrSession     = "session"       // the session the transition concerns
+	AttrReached     = "reached"       // false: the failure never reached the primary
+	AttrFullSyncDue = "full_sync_due" // why the next start is a full sync
+	AttrPollIn      = "poll_in"       // a busy primary is asked again after this
+)
 
 var (
 	// ErrStaleSession is returned by Deliver, Busy, Data and ProbeResult for

@@ -36,11 +36,11 @@ func (o *owner) Entered(r Record) Record {
 	from, to := rec.From, rec.To
 
 	if sess := s.session; sess != 0 && (sessionState(from) || sessionState(to)) && to != WaitReply {
-		rec.Attrs = append(rec.Attrs, slog.Uint64("session", uint64(sess)))
+		rec.Attrs = append(rec.Attrs, slog.Uint64(AttrSession, uint64(sess)))
 	}
 	if from != to {
 		if from == Connected && s.Unhealthy(now) {
-			rec.Attrs = append(rec.Attrs, slog.String("budget", "refilled"))
+			rec.Attrs = append(rec.Attrs, slog.String(host.AttrBudget, "refilled"))
 		}
 		if sessionState(from) && !continues(from, to) {
 			s.Queue(output{Kind: host.OutEffect, Code: effClose, Session: s.session, Reason: closeReason(rec)})
@@ -50,7 +50,7 @@ func (o *owner) Entered(r Record) Record {
 		// the embedding swaps a load in only when it is complete.
 		if from == WaitDBSync && to != Connected && rec.Event != EvDBSyncLoaded && !s.cfg.AtomicLoad && !s.fullSyncDue {
 			s.fullSyncDue = true
-			rec.Attrs = append(rec.Attrs, slog.String("full_sync_due", "transfer aborted"))
+			rec.Attrs = append(rec.Attrs, slog.String(AttrFullSyncDue, "transfer aborted"))
 		}
 	}
 
@@ -72,7 +72,7 @@ func (o *owner) Entered(r Record) Record {
 			// poll, spending no budget.
 			s.busy = false
 			s.Arm(now.Add(s.cfg.BusyPoll))
-			rec.Attrs = append(rec.Attrs, slog.Duration("poll_in", s.cfg.BusyPoll))
+			rec.Attrs = append(rec.Attrs, slog.Duration(AttrPollIn, s.cfg.BusyPoll))
 		} else if to == TryConnect {
 			s.M.Then(EvSendTrySync, "")
 		} else {
@@ -81,7 +81,7 @@ func (o *owner) Entered(r Record) Record {
 	case WaitReply:
 		s.session = s.rt.host.NewSession()
 		s.fullSession = rec.Event == EvSendDBSync
-		rec.Attrs = append(rec.Attrs, slog.Uint64("session", uint64(s.session)))
+		rec.Attrs = append(rec.Attrs, slog.Uint64(AttrSession, uint64(s.session)))
 		s.Arm(now.Add(s.cfg.ReplyTimeout))
 		s.Queue(output{Kind: host.OutEffect, Code: effSync, Session: s.session, Full: s.fullSession, Peer: s.endpoint})
 	case WaitDBSync:
@@ -132,12 +132,12 @@ func closeReason(rec *Record) string {
 func (s *Slot) enterError(rec *Record, from State) {
 	s.stats.Failures++
 	if s.unreached {
-		rec.Attrs = append(rec.Attrs, slog.Bool("reached", false))
+		rec.Attrs = append(rec.Attrs, slog.Bool(AttrReached, false))
 	} else if from == WaitReply && !s.fullSession {
 		s.incFailures++
 		if s.incFailures >= s.cfg.FullSyncAfter && !s.fullSyncDue {
 			s.fullSyncDue = true
-			rec.Attrs = append(rec.Attrs, slog.String("full_sync_due", strconv.Itoa(s.incFailures)+" incremental failures"))
+			rec.Attrs = append(rec.Attrs, slog.String(AttrFullSyncDue, strconv.Itoa(s.incFailures)+" incremental failures"))
 		}
 	}
 	before := s.Exhausted
@@ -170,7 +170,7 @@ func (o *owner) Due(now time.Time) {
 			if attempt == "slow" {
 				reason = "exhausted retry every " + s.cfg.ExhaustedRetry.String()
 			}
-			s.recoverNow(reason, slog.String("attempt", attempt))
+			s.recoverNow(reason, slog.String(host.AttrAttempt, attempt))
 		}
 	}
 }

@@ -237,7 +237,7 @@ func BenchmarkBoltAppendMilestone(b *testing.B) {
 	require.NoError(b, err)
 	defer st.Close()
 	for i := 0; b.Loop(); i++ {
-		if _, err := st.AppendMilestone(Milestone{Key: fmt.Sprintf("k%d", i), Kind: KindShardConnected}); err != nil {
+		if _, err := st.AppendMilestone(Milestone{Key: fmt.Sprintf("k%d", i), Kind: "shard_connected"}); err != nil {
 			b.Fatal(err)
 		}
 	}

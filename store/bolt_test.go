@@ -22,7 +22,7 @@ func TestBoltPersistsAcrossReopen(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, st.SaveCursors(map[string]Cursor{"slot/0": {ID: "r1", Offset: 42}}))
 	for i := range 5 {
-		_, err := st.AppendMilestone(ms(fmt.Sprintf("k%d", i), KindShardConnected))
+		_, err := st.AppendMilestone(ms(fmt.Sprintf("k%d", i), "shard_connected"))
 		require.NoError(t, err)
 	}
 	require.NoError(t, st.AckMilestones([]uint64{4, 5})) // ack the newest ones
@@ -38,10 +38,10 @@ func TestBoltPersistsAcrossReopen(t *testing.T) {
 	n, err := st.PendingCount()
 	require.NoError(t, err)
 	assert.Equal(t, 3, n, "pending count is rebuilt at open")
-	m, err := st.AppendMilestone(ms("k-new", KindShardConnected))
+	m, err := st.AppendMilestone(ms("k-new", "shard_connected"))
 	require.NoError(t, err)
 	assert.Equal(t, uint64(6), m.Seq, "seqs are never reused, even after acking the newest")
-	again, err := st.AppendMilestone(ms("k1", KindShardConnected))
+	again, err := st.AppendMilestone(ms("k1", "shard_connected"))
 	require.NoError(t, err)
 	assert.Equal(t, uint64(2), again.Seq, "idempotency index survives reopen")
 }
@@ -97,7 +97,7 @@ func makeStateFile(t *testing.T) string {
 	require.NoError(t, err)
 	batch := make([]Milestone, 300)
 	for i := range batch {
-		batch[i] = ms(fmt.Sprintf("slot/%d/full_sync_completed/session/%d", i%8, i), KindFullSyncCompleted)
+		batch[i] = ms(fmt.Sprintf("slot/%d/full_sync_completed/session/%d", i%8, i), "full_sync_completed")
 		batch[i].Attrs["detail"] = strings.Repeat("x", 100)
 	}
 	_, err = st.AppendMilestones(batch)

@@ -12,7 +12,7 @@ import (
 func TestMilestoneCodecRoundTrip(t *testing.T) {
 	for _, m := range []Milestone{
 		{Seq: 1, Key: "k", Kind: "x"},
-		{Seq: 2, Key: "slot/3/full_sync_completed/session/7", Kind: KindFullSyncCompleted, Slot: "slot/3",
+		{Seq: 2, Key: "slot/3/full_sync_completed/session/7", Kind: "full_sync_completed", Slot: "slot/3",
 			At: time.Unix(1700000000, 123456789).UTC(), Attrs: map[string]string{"session": "7", "": "", "ünï": "côdé"}},
 		{Seq: 3, Key: "old", Kind: "x", At: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)},
 		{Seq: 4, Key: "far", Kind: "x", At: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)},

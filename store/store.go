@@ -25,16 +25,6 @@ type Cursor struct {
 	File   string `json:"file,omitempty"`
 }
 
-// Milestone kinds emitted by the replication machines. Kind is a free-form
-// string in the store; these constants keep emitters and receivers in step.
-const (
-	KindFullSyncCompleted = "full_sync_completed"
-	KindShardConnected    = "shard_connected"
-	KindShardExhausted    = "shard_exhausted"
-	KindInstanceError     = "instance_error"
-	KindInstanceRecovered = "instance_recovered"
-)
-
 // Milestone is a durable notification that must reach a receiver at least
 // once (see package outbox). The store assigns Seq; Key is the stable
 // idempotency key receivers dedupe by.

@@ -16,8 +16,8 @@ import (
 
 	"github.com/replsm/replsm/internal/milestonetest"
 	"github.com/replsm/replsm/internal/redistest"
+	"github.com/replsm/replsm/milestone"
 	"github.com/replsm/replsm/redis/replica"
-	"github.com/replsm/replsm/store"
 )
 
 // TestReplicaStateDirErrors: a state dir the replica cannot use, or a store
@@ -147,7 +147,7 @@ func TestReplicaRestartWithStateDir(t *testing.T) {
 		return nil
 	})
 	third := recv.Unique()[2]
-	assert.Equal(t, store.KindShardConnected, third.Kind, "no second full sync")
+	assert.Equal(t, milestone.KindShardConnected, third.Kind, "no second full sync")
 	assert.True(t, strings.HasPrefix(third.Key, "inc/2/"), third.Key)
 	stats, err := pc.Info(ctx, "stats").Result()
 	require.NoError(t, err)

@@ -23,6 +23,7 @@ import (
 	"github.com/replsm/replsm/internal/failpoint"
 	"github.com/replsm/replsm/internal/milestonetest"
 	"github.com/replsm/replsm/internal/redistest"
+	"github.com/replsm/replsm/milestone"
 	"github.com/replsm/replsm/redis/keyspace"
 	"github.com/replsm/replsm/redis/rdb"
 	"github.com/replsm/replsm/redis/replica"
@@ -290,7 +291,7 @@ func testCrashAroundDelivery(t *testing.T, point string, firstDeliveries int) {
 		assert.Equal(t, want, recv.Deliveries(m.Key), "deliveries of %s", m.Key)
 		assert.True(t, strings.HasPrefix(m.Key, "inc/1/"), m.Key)
 	}
-	assert.Equal(t, store.KindFullSyncCompleted, got[0].Kind)
+	assert.Equal(t, milestone.KindFullSyncCompleted, got[0].Kind)
 	var second []string
 	for _, m := range got[len(before.pending):] {
 		assert.True(t, strings.HasPrefix(m.Key, "inc/2/"), m.Key)
@@ -298,9 +299,9 @@ func testCrashAroundDelivery(t *testing.T, point string, firstDeliveries int) {
 		second = append(second, m.Kind)
 	}
 	if before.ok {
-		assert.Equal(t, []string{store.KindShardConnected}, second, "restored: +CONTINUE, no second full sync")
+		assert.Equal(t, []string{milestone.KindShardConnected}, second, "restored: +CONTINUE, no second full sync")
 	} else {
-		assert.Equal(t, []string{store.KindFullSyncCompleted, store.KindShardConnected}, second)
+		assert.Equal(t, []string{milestone.KindFullSyncCompleted, milestone.KindShardConnected}, second)
 	}
 	assert.Equal(t, len(got)+firstDeliveries-1, recv.Accepted())
 	t.Logf("receiver: %d unique milestones, %d accepted deliveries, %d attempts", len(got), recv.Accepted(), len(recv.Attempts()))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +36,7 @@ type notifier struct {
 
 // newNotifier builds the outbox on st (nil: an in-memory store) and the
 // journal feeding it. cursor gives the full-sync milestone its offset.
-func newNotifier(cfg Config, st store.Store, clk clock.Clock, log *slog.Logger, cursor func(slot.ID) (store.Cursor, bool)) (*notifier, error) {
+func newNotifier(cfg Config, st store.Store, clk clock.Clock, log *slog.Logger, attrs func(slot.ID) map[string]string) (*notifier, error) {
 	n := &notifier{}
 	var inc uint64
 	if st == nil {
@@ -62,7 +63,7 @@ func newNotifier(cfg Config, st store.Store, clk clock.Clock, log *slog.Logger, 
 		return nil, fmt.Errorf("redis replica: milestone outbox: %w", err)
 	}
 	n.ob = ob
-	n.journal = &milestone.Journal{Append: ob.AppendAll, Incarnation: inc, Cursor: cursor}
+	n.journal = &milestone.Journal{Append: ob.AppendAll, Incarnation: inc, Attrs: attrs}
 	if p := ob.Stats().Pending; p > 0 {
 		log.Info("milestones left undelivered by an earlier run; replaying them at start", slog.Int("pending", p))
 	}
@@ -174,17 +175,23 @@ func (r *Replica) outboxInfo(info *Info) {
 	}
 }
 
-// milestoneCursor is milestone.Journal.Cursor: where shard id stands, for
-// the full-sync milestone. It runs under the slot's lock and takes only the
-// shard's own mutex, which is never held while calling into the slot.
-func (r *Replica) milestoneCursor(id slot.ID) (store.Cursor, bool) {
+// Attribute keys the Redis replica adds to a full-sync milestone.
+const (
+	MilestoneReplID = "cursor_id" // the replication id the shard follows
+	MilestoneOffset = "offset"    // the replication offset it stands at
+)
+
+// milestoneAttrs is milestone.Journal.Attrs: where shard id stands, for the
+// full-sync milestone. It takes only the shard's own mutex, which is never
+// held while calling into the slot.
+func (r *Replica) milestoneAttrs(id slot.ID) map[string]string {
 	sh, ok := r.byID[id]
 	if !ok {
-		return store.Cursor{}, false
+		return nil
 	}
 	c := sh.cursor()
 	if !c.Valid() {
-		return store.Cursor{}, false
+		return nil
 	}
-	return store.Cursor{ID: c.ReplID, Offset: c.Offset, DB: c.DB}, true
+	return map[string]string{MilestoneReplID: c.ReplID, MilestoneOffset: strconv.FormatInt(c.Offset, 10)}
 }

@@ -15,9 +15,9 @@ import (
 	"github.com/replsm/replsm/internal/faultproxy"
 	"github.com/replsm/replsm/internal/milestonetest"
 	"github.com/replsm/replsm/internal/redistest"
+	"github.com/replsm/replsm/milestone"
 	"github.com/replsm/replsm/outbox"
 	"github.com/replsm/replsm/slot"
-	"github.com/replsm/replsm/store"
 	"github.com/replsm/replsm/timeouts"
 )
 
@@ -60,8 +60,8 @@ func TestOutboxMilestonesThroughReplica(t *testing.T) {
 			})
 			got := recv.Unique()
 			require.Len(t, got, 2)
-			assert.Equal(t, store.KindFullSyncCompleted, got[0].Kind)
-			assert.Equal(t, store.KindShardConnected, got[1].Kind)
+			assert.Equal(t, milestone.KindFullSyncCompleted, got[0].Kind)
+			assert.Equal(t, milestone.KindShardConnected, got[1].Kind)
 			assert.Equal(t, "slot/0", got[0].Slot)
 			started := log.find(0, slot.EvDBSyncStarted)
 			require.Len(t, started, 1)
@@ -199,7 +199,7 @@ func TestOutboxSinkOutageThroughReplica(t *testing.T) {
 	for _, m := range got {
 		kinds[m.Kind]++
 	}
-	assert.Equal(t, map[string]int{store.KindFullSyncCompleted: 1, store.KindShardConnected: want - 1}, kinds)
+	assert.Equal(t, map[string]int{milestone.KindFullSyncCompleted: 1, milestone.KindShardConnected: want - 1}, kinds)
 	info = r.Info()
 	assert.False(t, info.Outbox.BacklogWarning)
 	assert.Empty(t, info.OutboxWarning)
@@ -249,8 +249,8 @@ func TestOutboxReplayAfterRunWithoutSink(t *testing.T) {
 		return nil
 	})
 	got := recv.Unique()
-	assert.Equal(t, store.KindFullSyncCompleted, got[0].Kind)
-	assert.Equal(t, store.KindShardConnected, got[1].Kind)
+	assert.Equal(t, milestone.KindFullSyncCompleted, got[0].Kind)
+	assert.Equal(t, milestone.KindShardConnected, got[1].Kind)
 	assert.True(t, strings.HasPrefix(got[0].Key, "inc/1/"), got[0].Key)
 	assert.True(t, strings.HasPrefix(got[2].Key, "inc/2/"), "a later run's keys never collide with an earlier run's: %s", got[2].Key)
 	require.NoError(t, r3.Close())

@@ -90,7 +90,7 @@ func New(cfg Config, clk clock.Clock) (_ *Replica, err error) {
 		Observers:  cfg.InstanceObservers,
 	}
 	if cfg.Notify != nil {
-		if r.notify, err = newNotifier(cfg, st, clk, log, r.milestoneCursor); err != nil {
+		if r.notify, err = newNotifier(cfg, st, clk, log, r.milestoneAttrs); err != nil {
 			return nil, err
 		}
 		slotOpts.Journal, instOpts.Journal = r.notify.journal.Slot, r.notify.journal.Instance
