@@ -243,7 +243,10 @@ func (h *Host[S, E]) EnterError(rec *fsm.Record[S, E], p *Recovery, unreached, c
 			rec.Attrs = append(rec.Attrs, slog.String(AttrRetry, "operator"))
 		}
 	}
-	if unreached && canProbe && p.ProbeInterval > 0 {
+	// In the operator's mode (ExhaustedRetry 0) an exhausted machine waits
+	// for the operator: nothing automatic, probes included.
+	operator := h.Exhausted && p.ExhaustedRetry == 0
+	if unreached && canProbe && p.ProbeInterval > 0 && !operator {
 		h.probeEvery = p.ProbeInterval
 		h.probeAt = now.Add(p.ProbeInterval)
 		rec.Attrs = append(rec.Attrs, slog.Duration(AttrProbeEvery, p.ProbeInterval))

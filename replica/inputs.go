@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/replsm/replsm/host"
 	"github.com/replsm/replsm/slot"
 )
 
@@ -28,7 +27,7 @@ func (in *Instance) SlaveOf(addr string) (Record, error) {
 	}
 	in.master = addr
 	in.Refill()
-	in.Queue(output{Kind: host.OutEffect, Code: effRefillSlots, Reason: "slaveof " + addr})
+	in.refillSlots = "slaveof " + addr
 	return in.Fire(EvSlaveOf, "slaveof "+addr)
 }
 
@@ -38,7 +37,7 @@ func (in *Instance) RemoveMaster() (Record, error) {
 	in.Mu.Lock()
 	defer in.UnlockAndFlush()
 	in.Refill()
-	in.Queue(output{Kind: host.OutEffect, Code: effRefillSlots, Reason: "slaveof no one"})
+	in.refillSlots = "slaveof no one"
 	return in.Fire(EvRemoveMaster, "slaveof no one")
 }
 
@@ -51,7 +50,7 @@ func (in *Instance) Reset(reason string) (Record, error) {
 	defer in.UnlockAndFlush()
 	if in.M.State() == Error {
 		in.Refill()
-		in.Queue(output{Kind: host.OutEffect, Code: effRefillSlots, Reason: reason})
+		in.refillSlots = reason
 	}
 	return in.Fire(EvReset, reason)
 }

@@ -76,6 +76,7 @@ type Instance struct {
 	session      slot.Session
 	lastActivity time.Time
 	connectStep  int
+	refillSlots  string // set by an operator command: refill every slot after the slots are told the link is down
 
 	slotsMu sync.RWMutex
 	slots   map[slot.ID]*slot.Slot

@@ -74,6 +74,12 @@ func (o *owner) Entered(r Record) Record {
 		// not cure it, so no probes.
 		in.EnterError(rec, &host.Recovery{Backoff: in.cfg.Backoff, ExhaustedRetry: in.cfg.ExhaustedRetry}, false, false)
 	}
+	if in.refillSlots != "" {
+		// After effSlotsDown: a slot reset from Error must not start
+		// before the new link is up.
+		in.Queue(output{Kind: host.OutEffect, Code: effRefillSlots, Reason: in.refillSlots})
+		in.refillSlots = ""
+	}
 	return r
 }
 

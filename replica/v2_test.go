@@ -42,8 +42,11 @@ func TestSlaveOfSameMasterIsNoOpAndNewMasterRefills(t *testing.T) {
 	require.NoError(t, s1.Fail(s1.Session(), "EOF"))
 	require.True(t, s1.Status().Exhausted)
 
+	n := len(drv.syncs)
 	_, err = in.SlaveOf("m:2")
 	require.NoError(t, err)
+	assert.Equal(t, slot.NoConnect, s1.State(), "reset, but waiting for the new link")
+	assert.Len(t, drv.syncs, n, "no handshake before the new meta handshake")
 	require.NoError(t, in.MetaOK(in.Session()))
 	st := s1.Status()
 	assert.False(t, st.Exhausted)

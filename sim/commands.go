@@ -23,7 +23,6 @@ type Arg struct {
 // command or a missing or malformed argument.
 var ErrBadCommand = errors.New("sim: bad command")
 
-
 type argMap map[string]string
 
 func toMap(args []Arg) (argMap, []string) {

@@ -114,9 +114,9 @@ func (s *Slot) deliver1(sess Session, ev Event, reason string) error {
 func (s *Slot) ProbeResult(probe Session, err error) error {
 	s.Mu.Lock()
 	if s.M.State() != Error || !s.ProbeLive(probe) {
-		e := s.staleLocked(probe, "probe answer")
-		s.UnlockAndFlush()
-		return e
+		s.stats.StaleDropped++
+		s.Mu.Unlock()
+		return fmt.Errorf("%w: %s answer for probe %d, which is not the probe in flight", ErrStaleSession, s.id, probe)
 	}
 	if err == nil && s.ProbeOK(probe) {
 		s.recoverNow("probe: endpoint answers")

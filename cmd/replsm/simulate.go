@@ -24,7 +24,7 @@ func init() {
 func runSimulate(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	shards := fs.Int("shards", 4, "number of shards")
+	shards := fs.Int("shards", sim.DefaultParams().Slots, "number of shards (when the script's `new` does not say)")
 	seed := fs.Uint64("seed", 1, "seed for backoff jitter")
 	script := fs.String("script", "", "scenario script file (default: the built-in fault tour)")
 	snapshot := fs.String("snapshot", "", "write the final per-state counts as JSON for `replsm statechart --machine composite --live FILE`")
