@@ -126,9 +126,6 @@ func (h *Host[S, E]) Init(rt *Runtime, def *fsm.Def[S, E], id string, owner Owne
 	h.dl.due = h.onDeadline
 }
 
-// Runtime is the host's runtime.
-func (h *Host[S, E]) Runtime() *Runtime { return h.rt }
-
 // Fire applies ev under Mu; call UnlockAndFlush afterwards.
 func (h *Host[S, E]) Fire(ev E, reason string, attrs ...slog.Attr) (fsm.Record[S, E], error) {
 	return h.M.Fire(ev, reason, (*env[S, E])(h), attrs...)

@@ -70,9 +70,6 @@ func (rt *Runtime) Logger() *slog.Logger { return rt.log }
 // Seed is the jitter seed in force (drawn at start when none was given).
 func (rt *Runtime) Seed() uint64 { return rt.seed }
 
-// Scheduler is the one deadline heap behind every machine of the runtime.
-func (rt *Runtime) Scheduler() *timeouts.Scheduler[*Deadline] { return rt.sched }
-
 // RunDue fires every deadline due on the runtime's clock; tests call it
 // after advancing a mock clock.
 func (rt *Runtime) RunDue() int { return rt.sched.RunDue() }
