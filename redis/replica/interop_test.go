@@ -25,7 +25,7 @@ import (
 // type (with TTLs, in two databases), the stream carries the rest, and the
 // replica's shard digest equals the primary's.
 func TestInteropFullSyncAllTypesThenStream(t *testing.T) {
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t, 120*time.Second)
 	p := startPrimary(t, "primary")
 	pc := p.Client()
 	require.NoError(t, redistest.FillAllTypes(ctx, pc, "pre", 300))
@@ -72,7 +72,7 @@ func TestInteropFullSyncAllTypesThenStream(t *testing.T) {
 // comes back without persistence, with a new replication id: the replica
 // resyncs fully and ends with exactly the new primary's data.
 func TestInteropPrimaryKilledAndRestartedEmpty(t *testing.T) {
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t, 120*time.Second)
 	p := startPrimary(t, "primary")
 	require.NoError(t, redistest.FillAllTypes(ctx, p.Client(), "old", 100))
 	log := &recordLog{}
@@ -109,7 +109,7 @@ func TestInteropPrimaryKilledAndRestartedEmpty(t *testing.T) {
 // the keepalive notices, and after SIGCONT the replica resumes with
 // +CONTINUE from its cursor: no second full sync.
 func TestInteropPrimaryStoppedPastKeepalive(t *testing.T) {
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t, 120*time.Second)
 	p := startPrimary(t, "primary")
 	pc := p.Client()
 	require.NoError(t, redistest.FillAllTypes(ctx, pc, "pre", 100))
@@ -123,7 +123,7 @@ func TestInteropPrimaryStoppedPastKeepalive(t *testing.T) {
 
 	p.Stop()
 	stopped := time.Now()
-	redistest.RequireEventually(t, 15*time.Second, "keepalive timeout", func(context.Context) error {
+	redistest.RequireEventually(t, 30*time.Second, "keepalive timeout", func(context.Context) error {
 		if len(log.find(0, slot.EvKeepaliveTimeout)) == 0 {
 			return errors.New("no keepalive_timeout yet")
 		}
@@ -210,7 +210,7 @@ func TestInteropLinkCutUnderLoad(t *testing.T) {
 // retry cap the shard stays in Error and says so; once the primary is back,
 // REPLSM.RESET brings the shard back to Connected.
 func TestInteropRetriesExhaustedThenReset(t *testing.T) {
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t, 120*time.Second)
 	p := startPrimary(t, "primary")
 	pc := p.Client()
 	require.NoError(t, redistest.FillAllTypes(ctx, pc, "pre", 50))
@@ -246,7 +246,7 @@ func TestInteropRetriesExhaustedThenReset(t *testing.T) {
 	p.Restart()
 	require.NoError(t, redistest.FillAllTypes(ctx, pc, "new", 50))
 	require.NoError(t, unionClient(t, r).Do(ctx, "REPLSM.RESET", "0").Err())
-	waitState(t, r, 0, slot.Connected, 20*time.Second)
+	waitState(t, r, 0, slot.Connected, 30*time.Second)
 	requireSameDigest(t, ctx, pc, shardClient(t, r, 0))
 	err = unionClient(t, r).Do(ctx, "REPLSM.RESET", "0").Err()
 	require.Error(t, err, "a Connected shard cannot be reset")
@@ -256,7 +256,7 @@ func TestInteropRetriesExhaustedThenReset(t *testing.T) {
 // primary dies; its shard fails and exhausts while the other stays
 // Connected and keeps streaming; reads see the union throughout.
 func TestInteropTwoShardsOneFails(t *testing.T) {
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t, 120*time.Second)
 	p0, p1 := startPrimary(t, "primary0"), startPrimary(t, "primary1")
 	require.NoError(t, redistest.FillAllTypes(ctx, p0.Client(), "zero", 100))
 	require.NoError(t, redistest.FillAllTypes(ctx, p1.Client(), "one", 100))
@@ -320,13 +320,13 @@ func TestInteropTwoShardsOneFails(t *testing.T) {
 // TestInteropTopologyMismatch: an endpoint that is a replica, not a
 // primary, is a fatal mismatch for the instance; no shard starts.
 func TestInteropTopologyMismatch(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testCtx(t, 120*time.Second)
 	p := startPrimary(t, "primary")
 	rp := redistest.Start(t, redistest.Options{Name: "replica", Args: redistest.ReplicaOfArgs(p.Port())})
 	cfg := testConfig(t, map[slot.ID]string{0: p.Addr(), 1: rp.Addr()})
 	cfg.Instance.RecoveryCap = 1
 	r := startReplica(t, cfg)
-	redistest.RequireEventually(t, 20*time.Second, "instance error", func(context.Context) error {
+	redistest.RequireEventually(t, 30*time.Second, "instance error", func(context.Context) error {
 		if info := r.Info(); !strings.Contains(info.LastError, "topology mismatch") {
 			return fmt.Errorf("instance %s, last error %q", info.State, info.LastError)
 		}
@@ -344,17 +344,17 @@ func TestInteropTopologyMismatch(t *testing.T) {
 // (SIGSTOP) before the replica starts. Its role probe times out as
 // unreachable, the instance still connects, and the other shard syncs.
 func TestInteropFrozenEndpointDoesNotBlockInstance(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testCtx(t, 120*time.Second)
 	p0, p1 := startPrimary(t, "primary0"), startPrimary(t, "primary1")
 	require.NoError(t, redistest.FillAllTypes(ctx, p0.Client(), "zero", 50))
 	p1.Stop()
 	r := startReplica(t, testConfig(t, map[slot.ID]string{0: p0.Addr(), 1: p1.Addr()}))
-	waitState(t, r, 0, slot.Connected, 10*time.Second)
+	waitState(t, r, 0, slot.Connected, 30*time.Second)
 	requireSameDigest(t, ctx, p0.Client(), shardClient(t, r, 0))
 	assert.Equal(t, "Connected", string(r.Info().State))
 	st1, _ := r.Stats(1)
 	assert.NotEqual(t, slot.Connected, st1.State)
 
 	p1.Cont()
-	waitState(t, r, 1, slot.Connected, 20*time.Second)
+	waitState(t, r, 1, slot.Connected, 30*time.Second)
 }
