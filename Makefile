@@ -5,8 +5,9 @@ GO       ?= go
 APT_PKGS := redis-server redis-tools graphviz nodejs npm
 BENCH    ?= .
 COUNT    ?= 6
+FUZZTIME ?= 25s
 
-.PHONY: all deps deps-apt deps-npm test demo bench bench-instr statecharts bench-interop vet
+.PHONY: all deps deps-apt deps-npm test test-busy fuzz demo bench bench-instr statecharts bench-interop vet
 
 all: test
 
@@ -40,6 +41,29 @@ vet:
 test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 45m ./...
+
+# test-busy: the whole suite while two CPU burners compete with it, as on a
+# shared 2-core machine. The trap stops the burners whatever the outcome
+# (pass, fail or interrupt); the target fails when the suite fails.
+test-busy: deps
+	@sh -c 'sh -c "while :; do :; done" & b1=$$!; \
+		sh -c "while :; do :; done" & b2=$$!; \
+		trap "kill $$b1 $$b2 2>/dev/null" EXIT INT TERM; \
+		echo "test-busy: burners $$b1 $$b2"; start=$$(date +%s); \
+		$(MAKE) --no-print-directory test; rc=$$?; \
+		echo "test-busy: make test exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc'
+
+# fuzz: every fuzz target in the module, one at a time, FUZZTIME each
+# (targets are found by grep, so new ones are picked up). A crasher is
+# written under the package's testdata/fuzz/FuzzX/; keep it as a seed.
+fuzz:
+	@set -e; grep -rl --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*(' . | sort | while read -r f; do \
+		pkg=./$$(dirname $${f#./}); \
+		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "fuzz: $$pkg $$fn for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 # demo: the main job (see README).
 demo: deps

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/replsm/replsm/store"
@@ -65,18 +68,45 @@ func NewHTTPSink(rawURL string, client *http.Client) (*HTTPSink, error) {
 	return &HTTPSink{URL: rawURL, Client: client}, nil
 }
 
+// parseSinkURL checks a sink URL: http or https, a host name, a port (if
+// any) in 1..65535. Its errors never quote the URL's credentials: a
+// --notify-url usage error goes to a terminal and to logs.
 func parseSinkURL(rawURL string) (*url.URL, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: sink URL %q: %v", ErrInvalidConfig, rawURL, err)
+		// url.Error quotes the whole URL; keep only the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%w: sink URL %q: %v", ErrInvalidConfig, redactRawURL(rawURL), err)
 	}
+	// Not u.Redacted(): a user name can be a token too, "user:pw@host"
+	// without a scheme parses as scheme "user" with the password in it,
+	// and an '@' may hide in a fragment. Errors show nothing before the
+	// last '@'.
+	shown := redactRawURL(rawURL)
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("%w: sink URL %q: scheme must be http or https", ErrInvalidConfig, rawURL)
+		return nil, fmt.Errorf("%w: sink URL %q: scheme must be http or https", ErrInvalidConfig, shown)
 	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("%w: sink URL %q has no host", ErrInvalidConfig, rawURL)
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("%w: sink URL %q has no host", ErrInvalidConfig, shown)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%w: sink URL %q: port %q out of range", ErrInvalidConfig, shown, p)
+		}
 	}
 	return u, nil
+}
+
+// redactRawURL hides what may be credentials in a URL for an error
+// message: everything before the last '@'.
+func redactRawURL(raw string) string {
+	if at := strings.LastIndex(raw, "@"); at >= 0 {
+		return "xxxxx" + raw[at:]
+	}
+	return raw
 }
 
 // StatusError is the error of a delivery answered with a non-2xx status.

@@ -638,21 +638,24 @@ func u64(v uint64) []byte {
 	return b[:]
 }
 
-// Cursor records come in two forms. The plain form, for cursors with only
-// ID and Offset, is 8 bytes of offset (big endian) then the ID. The extended
-// form, for cursors with a DB or File, is 8 bytes of offset, the marker
-// byte 0xFF (never the first byte of a valid UTF-8 ID, so the two forms
-// cannot be confused), a format byte, then the ID and File as
-// uvarint-length strings with the DB as a varint between them. Plain
-// cursors are written in the plain form, so files written before the
-// extended form existed read back unchanged and stay byte-identical.
+// Cursor records come in two forms. The plain form is 8 bytes of offset
+// (big endian) then the ID. The extended form is 8 bytes of offset, the
+// marker byte 0xFF, a format byte, then the ID and File as uvarint-length
+// strings with the DB as a varint between them. The decoder tells them
+// apart by byte 8 alone, so the encoder writes the plain form only when
+// that byte cannot be the marker: no DB, no File, and an ID that does not
+// start with 0xFF (no valid UTF-8 ID does, but the codec does not rely on
+// validation upstream). Everything else takes the extended form. Cursors
+// the plain form can hold are still written that way, so files written
+// before the extended form existed read back unchanged and stay
+// byte-identical.
 const (
 	cursorExtMarker = 0xFF
 	cursorExtFormat = 1
 )
 
 func encodeCursor(c Cursor) []byte {
-	if c.DB == 0 && c.File == "" {
+	if c.DB == 0 && c.File == "" && (c.ID == "" || c.ID[0] != cursorExtMarker) {
 		out := make([]byte, 8+len(c.ID))
 		binary.BigEndian.PutUint64(out, uint64(c.Offset))
 		copy(out[8:], c.ID)

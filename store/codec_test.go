@@ -101,6 +101,8 @@ func TestCursorValidation(t *testing.T) {
 			"id not UTF-8":   {ID: "\xff\x00"},
 			"file not UTF-8": {File: "\xfe"},
 			"id too long":    {ID: string(make([]byte, MaxKeyLen+1))},
+			"db too large":   {DB: math.MaxInt32 + 1},
+			"db too small":   {DB: math.MinInt32 - 1},
 		} {
 			err := st.SaveCursors(map[string]Cursor{"slot/0": c})
 			assert.ErrorIs(t, err, ErrInvalidInput, name)
@@ -117,6 +119,54 @@ func TestCursorValidation(t *testing.T) {
 	})
 }
 
+// TestCursorDecodesRecordsAlreadyWritten: bytes exactly as the code before
+// the unambiguous encoding wrote them (both forms) still load, and the
+// current encoder writes those cursors byte for byte the same way.
+func TestCursorDecodesRecordsAlreadyWritten(t *testing.T) {
+	for name, tc := range map[string]struct {
+		data []byte
+		want Cursor
+	}{
+		"plain": {
+			data: []byte{0, 0, 0, 0, 0, 0, 0x30, 0x39, 'r', 'u', 'n', '-', '1'},
+			want: Cursor{ID: "run-1", Offset: 12345},
+		},
+		"plain empty id": {
+			data: []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+			want: Cursor{Offset: -1},
+		},
+		"extended": {
+			// offset 7, marker, format 1, id "ab", db 3 (zigzag 6), file "s.rdb"
+			data: []byte{0, 0, 0, 0, 0, 0, 0, 7, 0xff, 1, 2, 'a', 'b', 6, 5, 's', '.', 'r', 'd', 'b'},
+			want: Cursor{ID: "ab", Offset: 7, DB: 3, File: "s.rdb"},
+		},
+		"extended negative db, no file": {
+			data: []byte{0, 0, 0, 0, 0, 0, 0, 1, 0xff, 1, 0, 3, 0},
+			want: Cursor{Offset: 1, DB: -2},
+		},
+	} {
+		got, err := decodeCursor(tc.data)
+		require.NoError(t, err, name)
+		assert.Equal(t, tc.want, got, name)
+		assert.Equal(t, tc.data, encodeCursor(tc.want), name)
+	}
+}
+
+// TestCursorIDStartingWithMarker: the fuzzer's crasher. An ID whose first
+// byte is the extended-form marker once went out in the plain form and
+// came back unreadable; it now takes the extended form.
+func TestCursorIDStartingWithMarker(t *testing.T) {
+	for _, c := range []Cursor{{ID: "\xff"}, {ID: "\xff\x01abc", Offset: 9}, {ID: "\xff", DB: 1}} {
+		data := encodeCursor(c)
+		assert.Equal(t, byte(cursorExtMarker), data[8])
+		got, err := decodeCursor(data)
+		require.NoError(t, err)
+		assert.Equal(t, c, got)
+	}
+}
+
+// FuzzDecodeCursor: every record that decodes re-encodes to a record that
+// decodes to the same cursor; a plain record re-encodes byte for byte.
 func FuzzDecodeCursor(f *testing.F) {
 	f.Add(encodeCursor(Cursor{ID: "abc", Offset: 3}))
 	f.Add(encodeCursor(Cursor{ID: "abc", Offset: 3, DB: 1, File: "x.rdb"}))
@@ -126,10 +176,31 @@ func FuzzDecodeCursor(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(data) > 8 && data[8] == cursorExtMarker || c.DB != 0 || c.File != "" {
-			again, err := decodeCursor(encodeCursor(c))
-			require.NoError(t, err)
-			assert.Equal(t, c, again)
+		enc := encodeCursor(c)
+		again, err := decodeCursor(enc)
+		require.NoError(t, err)
+		assert.Equal(t, c, again)
+		if len(data) == 8 || data[8] != cursorExtMarker {
+			assert.Equal(t, data, enc, "a plain record re-encodes unchanged")
 		}
+	})
+}
+
+// FuzzEncodeCursor: whatever the ID and File bytes, an encoded cursor
+// decodes back; a DB the record cannot hold is refused before it is written.
+func FuzzEncodeCursor(f *testing.F) {
+	f.Add("abc", int64(3), 0, "")
+	f.Add("\xff", int64(0), 0, "")
+	f.Add("", int64(-1), -7, "shard-0.1.rdb")
+	f.Add("r", int64(1), math.MaxInt32+1, "")
+	f.Fuzz(func(t *testing.T, id string, off int64, db int, file string) {
+		c := Cursor{ID: id, Offset: off, DB: db, File: file}
+		if db < math.MinInt32 || db > math.MaxInt32 {
+			assert.ErrorIs(t, validateCursor("slot/0", Cursor{DB: db}), ErrInvalidInput)
+			return
+		}
+		got, err := decodeCursor(encodeCursor(c))
+		require.NoError(t, err)
+		assert.Equal(t, c, got)
 	})
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"maps"
+	"math"
 	"strings"
 	"time"
 	"unicode"
@@ -107,12 +108,15 @@ func validateSlot(slot string) error {
 	return nil
 }
 
-// validateCursor rejects what the cursor codec could not round-trip: an ID
-// or File that is not valid UTF-8 (a stored ID never starts with the 0xFF
-// byte that marks the extended record form) or longer than MaxKeyLen.
+// validateCursor rejects garbage and what the cursor codec could not
+// round-trip: an ID or File that is not valid UTF-8 or longer than
+// MaxKeyLen, and a DB outside the int32 range the record holds.
 func validateCursor(slot string, c Cursor) error {
 	if err := validateSlot(slot); err != nil {
 		return err
+	}
+	if c.DB < math.MinInt32 || c.DB > math.MaxInt32 {
+		return fmt.Errorf("%w: cursor of slot %q: db %d out of range", ErrInvalidInput, slot, c.DB)
 	}
 	for _, f := range []struct{ name, v string }{{"id", c.ID}, {"file", c.File}} {
 		switch {

@@ -57,7 +57,7 @@ func TestPrimaryServesUntilCancelled(t *testing.T) {
 
 	c := redistest.NewClient(addr, 0)
 	defer c.Close()
-	redistest.RequireEventually(t, 10*time.Second, "primary answers", func(ctx context.Context) error {
+	redistest.RequireEventually(t, 30*time.Second, "primary answers", func(ctx context.Context) error {
 		return c.Set(ctx, "k", "v", 0).Err()
 	})
 	v, err := c.Get(context.Background(), "k").Result()

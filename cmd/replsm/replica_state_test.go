@@ -69,7 +69,7 @@ func runReplicaCmd(t *testing.T, args ...string) (addr string, logs *redistest.S
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, append([]string{"replica"}, args...), &stdout, logs) }()
 	addrRE := regexp.MustCompile(`msg="replica serving reads" addr=(\S+)`)
-	redistest.RequireEventually(t, 10*time.Second, "serving", func(context.Context) error {
+	redistest.RequireEventually(t, 30*time.Second, "serving", func(context.Context) error {
 		select {
 		case code := <-done:
 			done <- code
@@ -120,7 +120,7 @@ func TestReplicaRestartWithStateDir(t *testing.T) {
 	rc := redistest.NewClient(addr, 0)
 	defer rc.Close()
 	require.NoError(t, redistest.WaitCaughtUp(ctx, pc, rc))
-	redistest.RequireEventually(t, 10*time.Second, "milestones", func(context.Context) error {
+	redistest.RequireEventually(t, 30*time.Second, "milestones", func(context.Context) error {
 		if n := len(recv.Unique()); n != 2 {
 			return fmt.Errorf("%d delivered", n)
 		}
@@ -140,7 +140,7 @@ func TestReplicaRestartWithStateDir(t *testing.T) {
 	equal, want, got, err := redistest.Compare(ctx, pc, rc2, dbs)
 	require.NoError(t, err)
 	require.True(t, equal, "%v", want.Diff(got, 10))
-	redistest.RequireEventually(t, 10*time.Second, "milestone of the second run", func(context.Context) error {
+	redistest.RequireEventually(t, 30*time.Second, "milestone of the second run", func(context.Context) error {
 		if n := len(recv.Unique()); n != 3 {
 			return fmt.Errorf("%d delivered", n)
 		}

@@ -81,7 +81,7 @@ func TestReplicaRunsUntilCancelled(t *testing.T) {
 	}()
 	addrRE := regexp.MustCompile(`msg="replica serving reads" addr=(\S+)`)
 	var addr string
-	redistest.RequireEventually(t, 10*time.Second, "serving", func(context.Context) error {
+	redistest.RequireEventually(t, 30*time.Second, "serving", func(context.Context) error {
 		m := addrRE.FindStringSubmatch(stderr.String())
 		if m == nil {
 			return fmt.Errorf("stderr so far:\n%s", stderr.String())
@@ -99,7 +99,7 @@ func TestReplicaRunsUntilCancelled(t *testing.T) {
 	assert.Equal(t, "+PONG\r\n", string(reply))
 	require.NoError(t, c.Close())
 
-	redistest.RequireEventually(t, 10*time.Second, "exhaustion logged", func(context.Context) error {
+	redistest.RequireEventually(t, 30*time.Second, "exhaustion logged", func(context.Context) error {
 		if !strings.Contains(stderr.String(), "slot recovery budget exhausted") {
 			return fmt.Errorf("stderr so far:\n%s", stderr.String())
 		}

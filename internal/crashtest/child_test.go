@@ -24,7 +24,7 @@ import (
 const childEnv = "REPLSM_CRASH_CHILD"
 
 // childLifetime bounds a child the parent forgot: it closes and exits.
-const childLifetime = 2 * time.Minute
+const childLifetime = 5 * time.Minute
 
 // childOpts is what the parent tells the child.
 type childOpts struct {

@@ -31,6 +31,11 @@ import (
 )
 
 // primaryArgs: a ping every second, a backlog that covers every gap here.
+// waitLimit bounds every wait for something that should happen (a child
+// ready, killed at its failpoint, stopped; milestones delivered): generous,
+// so a busy machine makes the test slower, never red.
+const waitLimit = 60 * time.Second
+
 var primaryArgs = []string{"--repl-timeout", "5", "--repl-ping-replica-period", "1", "--repl-backlog-size", "64mb"}
 
 // child is one run of the replica in a child process.
@@ -238,7 +243,7 @@ func TestCrashAfterDeliveryBeforeAck(t *testing.T) {
 }
 
 func testCrashAroundDelivery(t *testing.T, point string, firstDeliveries int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*waitLimit)
 	defer cancel()
 	p := redistest.Start(t, redistest.Options{Name: "primary", Args: primaryArgs})
 	pc := p.Client()
@@ -248,7 +253,7 @@ func testCrashAroundDelivery(t *testing.T, point string, firstDeliveries int) {
 	opts := childOpts{Primary: p.Addr(), StateDir: dir, NotifyURL: recv.URL()}
 
 	c1 := startChild(t, "child 1", opts, point)
-	c1.waitKilled(point, 30*time.Second)
+	c1.waitKilled(point, waitLimit)
 	before := readState(t, dir)
 	require.NotEmpty(t, before.pending, "the milestones are in the store")
 	t.Logf("after the crash: %d milestones pending, cursor saved %t %+v, files %v", len(before.pending), before.ok, before.cursor, before.files)
@@ -261,18 +266,18 @@ func testCrashAroundDelivery(t *testing.T, point string, firstDeliveries int) {
 	}
 
 	c2 := startChild(t, "child 2", opts, "")
-	ready := c2.ready(20 * time.Second)
+	ready := c2.ready(waitLimit)
 	assert.Equal(t, before.ok, ready.Restored)
 	rc := newClient(t, ready.Addr)
 	requireSameData(t, ctx, pc, rc)
-	redistest.RequireEventually(t, 20*time.Second, "everything delivered", func(ctx context.Context) error {
+	redistest.RequireEventually(t, waitLimit, "everything delivered", func(ctx context.Context) error {
 		info := replInfo(t, ctx, rc, "replsm")
 		if info["outbox_pending"] != "0" || len(recv.Unique()) < len(before.pending)+1 {
 			return fmt.Errorf("pending %s, %d delivered", info["outbox_pending"], len(recv.Unique()))
 		}
 		return nil
 	})
-	c2.stop(20 * time.Second)
+	c2.stop(waitLimit)
 
 	got := recv.Unique()
 	keys := map[string]bool{}
@@ -371,7 +376,7 @@ func TestCrashMidStream(t *testing.T) {
 	for _, point := range []string{failpoint.StreamApply + "=3000", failpoint.SnapshotBeforeRename + "=4", failpoint.SnapshotBeforeCursor + "=4"} {
 		t.Run(point, func(t *testing.T) {
 			name, _, _ := strings.Cut(point, "=")
-			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 4*waitLimit)
 			defer cancel()
 			p := redistest.Start(t, redistest.Options{Name: "primary", Args: primaryArgs})
 			pc := p.Client()
@@ -385,7 +390,7 @@ func TestCrashMidStream(t *testing.T) {
 			opts := childOpts{Primary: p.Addr(), StateDir: dir, NotifyURL: recv.URL(), SnapshotBytes: 4 << 10}
 
 			c1 := startChild(t, "child 1", opts, point)
-			r1 := c1.ready(20 * time.Second)
+			r1 := c1.ready(waitLimit)
 			rc1 := newClient(t, r1.Addr)
 			requireSameData(t, ctx, pc, rc1)
 
@@ -401,7 +406,7 @@ func TestCrashMidStream(t *testing.T) {
 				}
 				break
 			}
-			c1.waitKilled(name, 30*time.Second)
+			c1.waitKilled(name, waitLimit)
 			fullBefore := atoi(t, replInfo(t, ctx, pc, "stats")["sync_full"])
 			partialBefore := atoi(t, replInfo(t, ctx, pc, "stats")["sync_partial_ok"])
 			require.Equal(t, 1, fullBefore)
@@ -430,7 +435,7 @@ func TestCrashMidStream(t *testing.T) {
 				require.NoError(t, l.step(ctx))
 			}
 			c2 := startChild(t, "child 2", opts, "")
-			r2 := c2.ready(20 * time.Second)
+			r2 := c2.ready(waitLimit)
 			assert.True(t, r2.Restored)
 			assert.Equal(t, saved.cursor.ID, r2.ReplID)
 			assert.Equal(t, saved.cursor.Offset, r2.Offset)
@@ -451,7 +456,7 @@ func TestCrashMidStream(t *testing.T) {
 			stats := replInfo(t, ctx, pc, "stats")
 			assert.Equal(t, fullBefore, atoi(t, stats["sync_full"]), "no full sync after the crash")
 			assert.Equal(t, partialBefore+1, atoi(t, stats["sync_partial_ok"]), "one partial resync")
-			c2.stop(20 * time.Second)
+			c2.stop(waitLimit)
 
 			after := readState(t, dir)
 			require.True(t, after.ok)

@@ -20,7 +20,10 @@ func TestDemo(t *testing.T) {
 	var out bytes.Buffer
 	opts := DefaultOptions(&out)
 	opts.Steady = 300 * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Each phase waits for its outcome; a generous bound keeps a busy
+	// machine from failing a phase that is merely slow.
+	opts.PhaseWait = time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	sum, err := Run(ctx, opts)
 	require.NoError(t, err, out.String())

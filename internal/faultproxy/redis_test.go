@@ -59,7 +59,7 @@ func TestRealReplicaThroughProxy(t *testing.T) {
 	// Cut: the replica reconnects at once and continues from its offset.
 	accepted := p.Accepted()
 	p.Cut()
-	redistest.RequireEventually(t, 20*time.Second, "replica reconnects after Cut", func(ctx context.Context) error {
+	redistest.RequireEventually(t, 30*time.Second, "replica reconnects after Cut", func(ctx context.Context) error {
 		if p.Accepted() == accepted {
 			return errors.New("no new connection yet")
 		}
@@ -73,7 +73,7 @@ func TestRealReplicaThroughProxy(t *testing.T) {
 	// notices. Writes made meanwhile arrive after Unstall.
 	p.Stall()
 	require.NoError(t, redistest.FillAllTypes(ctx, pc, "c", 50))
-	redistest.RequireEventually(t, 20*time.Second, "replica times out while stalled", linkDown)
+	redistest.RequireEventually(t, 30*time.Second, "replica times out while stalled", linkDown)
 	p.Unstall()
 	require.NoError(t, redistest.WaitReplicaUp(ctx, rc))
 	requireSame("after Stall")
@@ -82,7 +82,7 @@ func TestRealReplicaThroughProxy(t *testing.T) {
 	// Down: reconnects are refused until Up.
 	p.Down()
 	require.NoError(t, redistest.FillAllTypes(ctx, pc, "d", 50))
-	redistest.RequireEventually(t, 20*time.Second, "replica link down and refused", func(ctx context.Context) error {
+	redistest.RequireEventually(t, 30*time.Second, "replica link down and refused", func(ctx context.Context) error {
 		if err := linkDown(ctx); err != nil {
 			return err
 		}

@@ -44,3 +44,59 @@ func RunBenchmark(ctx context.Context, addr string, requests, clients, keyspace 
 	}
 	return redisproc.RunBenchmark(ctx, b)
 }
+
+// Load is a redis-benchmark SET load that runs until the test has seen
+// what it waits for, not for a fixed time: chunks of requests run back to
+// back until Stop, the context's end, or maxChunks chunks. Tests size it by
+// what they observe, so a slow machine gets a longer load, not a weaker
+// test.
+type Load struct {
+	stop chan struct{}
+	done chan struct{}
+
+	chunks int
+	err    error
+}
+
+// StartLoad starts a [Load] of chunk SETs per redis-benchmark run from
+// clients connections over keyspace keys (see [RunBenchmark]), at most
+// maxChunks runs. The caller must call Stop.
+func StartLoad(ctx context.Context, addr string, chunk, clients, keyspace, maxChunks int) *Load {
+	l := &Load{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for l.chunks < maxChunks {
+			select {
+			case <-l.stop:
+				return
+			case <-ctx.Done():
+				l.err = ctx.Err()
+				return
+			default:
+			}
+			if _, err := RunBenchmark(ctx, addr, chunk, clients, keyspace); err != nil {
+				l.err = err
+				return
+			}
+			l.chunks++
+		}
+	}()
+	return l
+}
+
+// Done is closed when the load ended on its own: maxChunks ran, a run
+// failed, or the context ended.
+func (l *Load) Done() <-chan struct{} { return l.done }
+
+// Stop ends the load after the chunk in flight and returns how many chunks
+// ran (each of chunk requests) and the first failure. It is safe to call
+// more than once.
+func (l *Load) Stop() (chunks int, err error) {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	<-l.done
+	return l.chunks, l.err
+}

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -48,4 +49,34 @@ func TestRunBenchmarkBoundedByContext(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(start), 10*time.Second)
 	s.Cont()
+}
+
+func TestLoadRunsUntilStopped(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s := Start(t, Options{Name: "load"})
+	l := StartLoad(ctx, s.Addr(), 1_000, 2, 100, 1_000)
+	RequireEventually(t, 30*time.Second, "writes", func(ctx context.Context) error {
+		n, err := s.Client().DBSize(ctx).Result()
+		if err != nil || n == 0 {
+			return fmt.Errorf("dbsize %d, %v", n, err)
+		}
+		return nil
+	})
+	chunks, err := l.Stop()
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, chunks, 0)
+	again, err := l.Stop()
+	require.NoError(t, err)
+	assert.Equal(t, chunks, again)
+
+	l = StartLoad(ctx, s.Addr(), 100, 1, 10, 2)
+	select {
+	case <-l.Done():
+	case <-ctx.Done():
+		t.Fatal("a load of 2 chunks did not end")
+	}
+	chunks, err = l.Stop()
+	require.NoError(t, err)
+	assert.Equal(t, 2, chunks)
 }

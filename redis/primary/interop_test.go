@@ -198,7 +198,7 @@ func TestInteropRealReplicaTakesEOFMarkedSnapshot(t *testing.T) {
 // everything: each follower machine in BinlogSync, acked offset at ours.
 func waitFollowers(t *testing.T, p *Primary, n int) {
 	t.Helper()
-	redistest.RequireEventually(t, 15*time.Second, "followers streaming and acked", func(context.Context) error {
+	redistest.RequireEventually(t, 30*time.Second, "followers streaming and acked", func(context.Context) error {
 		fs := p.Followers()
 		if len(fs) != n {
 			return fmt.Errorf("%d followers: %+v", len(fs), fs)

@@ -46,6 +46,15 @@ type Config struct {
 	// checked.
 	AckPeriod time.Duration
 
+	// StreamStartAckPeriod is how often a session that just finished a full
+	// sync repeats its ACK until the first bytes of the command stream
+	// arrive; then AckPeriod takes over. A diskless Redis 7.0 primary starts
+	// the stream only on an ACK that comes after it has reaped its fork
+	// child, so the ACK sent at the end mark is often too early and a whole
+	// AckPeriod would pass before the next. Zero means 100 ms (or AckPeriod
+	// if that is shorter).
+	StreamStartAckPeriod time.Duration
+
 	// DialTimeout bounds the TCP connect to a primary, and the whole role
 	// probe of each endpoint in the meta step. It must be shorter than
 	// Instance.MetaTimeout.
@@ -133,11 +142,12 @@ func DefaultConfig() Config {
 	inst := core.DefaultConfig()
 	inst.IdleTimeout = 0
 	return Config{
-		SlotConfig:  slot.DefaultConfig(),
-		Instance:    inst,
-		AckPeriod:   time.Second,
-		DialTimeout: 5 * time.Second,
-		ReadTimeout: 60 * time.Second,
+		SlotConfig:           slot.DefaultConfig(),
+		Instance:             inst,
+		AckPeriod:            time.Second,
+		StreamStartAckPeriod: defaultStreamStartAckPeriod,
+		DialTimeout:          5 * time.Second,
+		ReadTimeout:          60 * time.Second,
 
 		SnapshotInterval: DefaultSnapshotInterval,
 		SnapshotBytes:    DefaultSnapshotBytes,
@@ -172,6 +182,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%w: %s must be > 0, got %s", ErrInvalidConfig, d.name, d.v)
 		}
 	}
+	if c.StreamStartAckPeriod < 0 {
+		return fmt.Errorf("%w: StreamStartAckPeriod must be >= 0, got %s", ErrInvalidConfig, c.StreamStartAckPeriod)
+	}
 	if c.StateDir != "" && c.SnapshotInterval <= 0 {
 		return fmt.Errorf("%w: SnapshotInterval must be > 0 with a StateDir, got %s", ErrInvalidConfig, c.SnapshotInterval)
 	}
@@ -203,4 +216,17 @@ func checkEndpoint(ep string) error {
 		return fmt.Errorf("endpoint %q: bad port %q", ep, port)
 	}
 	return nil
+}
+
+// defaultStreamStartAckPeriod is StreamStartAckPeriod's zero value.
+const defaultStreamStartAckPeriod = 100 * time.Millisecond
+
+// streamStartAckPeriod resolves StreamStartAckPeriod: never slower than
+// AckPeriod.
+func (c Config) streamStartAckPeriod() time.Duration {
+	p := c.StreamStartAckPeriod
+	if p == 0 {
+		p = defaultStreamStartAckPeriod
+	}
+	return min(p, c.AckPeriod)
 }

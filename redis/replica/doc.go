@@ -25,7 +25,11 @@
 // Redis replica's offset accounting (every byte counts; MULTI/EXEC applies
 // atomically and moves the offset only at EXEC; REPLCONF GETACK is answered
 // with the offset before its own bytes), and REPLCONF ACK <offset> goes back
-// every AckPeriod. The shard's Cursor (replication id, offset, selected
+// every AckPeriod. After a full sync the ACK is repeated every
+// StreamStartAckPeriod until the stream's first bytes arrive: a diskless
+// Redis 7.0 primary starts streaming only on an ACK that comes after it
+// reaped its fork child, and the one sent at the end mark is often early.
+// The shard's Cursor (replication id, offset, selected
 // database) only advances past data that was applied, so a PSYNC after any
 // failure asks for exactly what is missing; a half-loaded RDB is never
 // visible.

@@ -35,7 +35,7 @@ func (s *session) handshake(rd *resp.Reader) (handshakeResult, error) {
 	}
 	if v.Kind != resp.KindSimpleString || !strings.EqualFold(v.Text(), "PONG") {
 		// -NOAUTH, -ERR ...: Redis also gives up on anything but +PONG here.
-		return handshakeResult{}, fmt.Errorf("PING: %s", replyText(v))
+		return handshakeResult{}, fmt.Errorf("PING: %s", clipText(replyText(v)))
 	}
 
 	// Redis logs a REPLCONF error and goes on (an old primary may not know
@@ -96,7 +96,9 @@ func (s *session) reply(rd *resp.Reader, what string) (resp.Value, error) {
 func parsePSYNCReply(v resp.Value) (handshakeResult, error) {
 	line := replyText(v)
 	if v.Kind == resp.KindError {
-		return handshakeResult{}, fmt.Errorf("PSYNC: %s", line)
+		// The reason lands in records, logs and INFO: a huge error line
+		// from a hostile peer is clipped like every other reply.
+		return handshakeResult{}, fmt.Errorf("PSYNC: %s", clipText(line))
 	}
 	if v.Kind != resp.KindSimpleString {
 		return handshakeResult{}, fmt.Errorf("%w: PSYNC answered with a %s: %s", ErrProtocol, v.Kind, clipText(line))
@@ -110,8 +112,10 @@ func parsePSYNCReply(v resp.Value) (handshakeResult, error) {
 		if len(fields[1]) != replIDLen {
 			return handshakeResult{}, fmt.Errorf("%w: malformed %q: replication id has %d chars, want %d", ErrProtocol, clipText(line), len(fields[1]), replIDLen)
 		}
+		// At most 19 digits and no sign: ParseInt alone takes "+5" and any
+		// number of leading zeros, and the line becomes a transition reason.
 		off, err := strconv.ParseInt(fields[2], 10, 64)
-		if err != nil || off < 0 {
+		if err != nil || off < 0 || len(fields[2]) > 19 || fields[2][0] == '+' {
 			return handshakeResult{}, fmt.Errorf("%w: malformed %q: offset %q is not a non-negative integer", ErrProtocol, clipText(line), clipText(fields[2]))
 		}
 		return handshakeResult{full: true, replID: fields[1], offset: off, line: line}, nil

@@ -176,7 +176,7 @@ func parseRole(v resp.Value) (roleProbe, bool) {
 		if len(v.Array) >= 3 {
 			master = net.JoinHostPort(v.Array[1].Text(), roleField(v.Array[2]))
 		}
-		return roleProbe{kind: roleReplica, master: master}, true
+		return roleProbe{kind: roleReplica, master: clipText(master)}, true
 	}
 	return roleProbe{}, false
 }
@@ -200,7 +200,9 @@ func parseInfoRole(text string) (roleProbe, bool) {
 	case "master":
 		return roleProbe{kind: rolePrimary}, true
 	case "slave":
-		return roleProbe{kind: roleReplica, master: net.JoinHostPort(fields["master_host"], fields["master_port"])}, true
+		// The address ends up in a mismatch reason: clipped, as a hostile
+		// peer chooses its length.
+		return roleProbe{kind: roleReplica, master: clipText(net.JoinHostPort(fields["master_host"], fields["master_port"]))}, true
 	}
 	return roleProbe{}, false
 }

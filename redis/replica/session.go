@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/benbjohnson/clock"
+
 	"github.com/replsm/replsm/redis/resp"
 	"github.com/replsm/replsm/slot"
 )
@@ -56,11 +58,17 @@ type session struct {
 	wmu      sync.Mutex // one writer at a time: GETACK replies and periodic ACKs
 	phase    atomic.Int32
 	lastRead atomic.Int64 // UnixNano on the replica's clock of the last byte received
+
+	// awaitStream is set after a full sync until the stream's first value
+	// is read; streamStart tells the ticker to ACK fast meanwhile.
+	awaitStream atomic.Bool
+	streamStart chan struct{}
 }
 
 func newSession(rep *Replica, sh *shard, req slot.Request, prev <-chan struct{}) *session {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	s := &session{rep: rep, sh: sh, id: req.Session, full: req.Full, prev: prev, done: make(chan struct{}), ctx: ctx, cancel: cancel}
+	s := &session{rep: rep, sh: sh, id: req.Session, full: req.Full, prev: prev, done: make(chan struct{}), ctx: ctx, cancel: cancel,
+		streamStart: make(chan struct{}, 1)}
 	// Cancelling the session closes its connection, which unblocks any read
 	// or write in flight.
 	context.AfterFunc(ctx, func() { s.closeConn(nil) })
@@ -218,18 +226,43 @@ func (s *session) write(args ...string) error {
 	return nil
 }
 
-// tick sends REPLCONF ACK every AckPeriod while streaming and drops the
-// connection when the primary has been silent for ReadTimeout. Both run on
-// the replica's clock.
+// tick sends REPLCONF ACK every AckPeriod while streaming (and every
+// StreamStartAckPeriod after a full sync until the stream starts) and drops
+// the connection when the primary has been silent for ReadTimeout. All of
+// it runs on the replica's clock.
 func (s *session) tick() {
 	defer s.rep.wg.Done()
 	cfg := s.rep.cfg
 	t := s.rep.clk.Ticker(cfg.AckPeriod)
 	defer t.Stop()
+	var fast *clock.Ticker
+	var fastC <-chan time.Time
+	defer func() {
+		if fast != nil {
+			fast.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
+		case <-s.streamStart:
+			if fast == nil {
+				fast = s.rep.clk.Ticker(cfg.streamStartAckPeriod())
+				fastC = fast.C
+			}
+			continue
+		case <-fastC:
+			if !s.awaitStream.Load() {
+				fast.Stop()
+				fast, fastC = nil, nil
+				continue
+			}
+			if err := s.ack(); err != nil {
+				s.abort(err)
+				return
+			}
+			continue
 		case <-t.C:
 		}
 		now := s.rep.clk.Now()

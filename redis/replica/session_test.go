@@ -28,6 +28,7 @@ var replID2 = strings.Repeat("2", 40)
 func fakeConfig(t testing.TB, ep string, log *recordLog) Config {
 	cfg := testConfig(t, map[slot.ID]string{0: ep})
 	cfg.AckPeriod = time.Hour
+	cfg.StreamStartAckPeriod = time.Hour
 	cfg.ReadTimeout = time.Hour
 	cfg.SlotConfig.KeepaliveTimeout = time.Minute
 	cfg.SlotConfig.TransferIdleTimeout = time.Minute
@@ -293,6 +294,49 @@ func TestCloseEndsSessionsInEveryPhase(t *testing.T) {
 	assert.True(t, fc.eof())
 	require.NoError(t, r.Close(), "Close is idempotent")
 	require.ErrorIs(t, r.Start(), ErrClosed)
+}
+
+// TestSessionAcksFastUntilTheStreamStarts: after a full sync the ACK is
+// repeated every StreamStartAckPeriod (a diskless Redis 7.0 primary ignores
+// one that comes before it reaped its fork child) until the stream's first
+// value, then only every AckPeriod. On the mock clock, so every ACK is one
+// the test caused.
+func TestSessionAcksFastUntilTheStreamStarts(t *testing.T) {
+	f := newFakePrimary(t)
+	cfg := fakeConfig(t, f.addr(), nil)
+	cfg.AckPeriod = time.Second
+	cfg.StreamStartAckPeriod = 100 * time.Millisecond
+	mock := clock.NewMock()
+	r, err := New(cfg, mock)
+	require.NoError(t, err)
+	require.NoError(t, r.Start())
+	t.Cleanup(func() { require.NoError(t, r.Close()) })
+
+	fc := f.next()
+	fc.handshake()
+	fc.send("+FULLRESYNC " + replID1 + " 7\r\n" + payload(emptyRDB))
+	fc.expect("REPLCONF", "ACK", "7") // at the end mark
+	waitState(t, r, 0, slot.Connected, 5*time.Second)
+	for i := 0; i < 3; i++ { // the primary stays silent: ACK again and again
+		mock.Add(100 * time.Millisecond)
+		fc.expect("REPLCONF", "ACK", "7")
+	}
+
+	set, getack := cmd("SET", "k", "v"), cmd("REPLCONF", "GETACK", "*")
+	fc.send(set + getack)
+	off := int64(7 + len(set))
+	fc.expect("REPLCONF", "ACK", itoa(off))
+	off += int64(len(getack))
+	// The stream has started: the fast ticks send nothing, so the next ACK
+	// is the one the next GETACK asks for (a fast ACK would carry off).
+	for i := 0; i < 5; i++ {
+		mock.Add(100 * time.Millisecond)
+	}
+	set2 := cmd("SET", "k2", "v2")
+	fc.send(set2 + getack)
+	fc.expect("REPLCONF", "ACK", itoa(off+int64(len(set2))))
+	mock.Add(500 * time.Millisecond) // one AckPeriod since the start: the ticker's ACK
+	fc.expect("REPLCONF", "ACK", itoa(off+int64(len(set2)+len(getack))))
 }
 
 // TestSessionTimersRunOnTheInjectedClock: ACKs and the read timeout follow

@@ -234,6 +234,7 @@ func (s *session) stream(rd *resp.Reader) error {
 			return fmt.Errorf("stream from %s after offset %d: %w", sh.endpoint, ap.off, err)
 		}
 		failpoint.Hit(failpoint.StreamApply)
+		s.awaitStream.Store(false) // the stream has started: back to AckPeriod
 		sh.advance(ap.db, ap.off, ap.applied-before)
 		if dur != nil {
 			// Between two values the keyspace holds exactly what the

@@ -43,9 +43,16 @@ func (s *session) transfer(br *bufio.Reader, hs handshakeResult) error {
 	if err := s.sh.slot.DBSyncDone(s.id); err != nil {
 		return fmt.Errorf("%w: %v", errLeft, err)
 	}
+	// After a diskless (EOF-marked) transfer a Redis 7.0 primary streams
+	// nothing until an ACK that arrives after it reaped its fork child.
+	// This ACK is often too early, so the ticker repeats it every
+	// StreamStartAckPeriod until the stream's first value is read.
+	s.awaitStream.Store(true)
 	s.phase.Store(int32(phaseStream))
-	// After a diskless (EOF-marked) transfer the primary streams nothing
-	// until the replica's first ACK: send it now rather than a tick later.
+	select {
+	case s.streamStart <- struct{}{}:
+	default:
+	}
 	return s.ack()
 }
 
