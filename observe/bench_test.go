@@ -149,4 +149,7 @@ func BenchmarkScrape16k(b *testing.B) {
 // countingWriter stands in for the connection: it counts what it is given.
 type countingWriter int
 
-func (c *countingWriter) Write(p []byte) (int, error) { *c += countingWriter(len(p)); return len(p), nil }
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
+}

@@ -3,6 +3,7 @@ package observe
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -229,10 +230,10 @@ func (m *Metrics) AddShardMetrics(metrics []ShardMetric, values ShardValues) err
 			return fmt.Errorf("%w: %s_%s", ErrDuplicateMetric, Namespace, sm.Name)
 		}
 		seen[sm.Name] = true
-		d := prometheus.NewDesc(Namespace+"_"+sm.Name, sm.Help, []string{ShardLabel}, nil)
-		if err := descErr(d); err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalidMetric, err)
+		if !metricName.MatchString(sm.Name) {
+			return fmt.Errorf("%w: %q is not a Prometheus metric name ([a-zA-Z_][a-zA-Z0-9_]*)", ErrInvalidMetric, sm.Name)
 		}
+		d := prometheus.NewDesc(Namespace+"_"+sm.Name, sm.Help, []string{ShardLabel}, nil)
 		set.descs = append(set.descs, d)
 		set.names = append(set.names, sm.Name)
 		set.types = append(set.types, sm.Type)
@@ -245,17 +246,9 @@ func (m *Metrics) AddShardMetrics(metrics []ShardMetric, values ShardValues) err
 	return nil
 }
 
-// descErr reports a Desc that NewDesc built with an error inside (a bad
-// metric name): the error only surfaces at registration otherwise.
-func descErr(d *prometheus.Desc) error {
-	reg := prometheus.NewPedanticRegistry()
-	return reg.Register(descOnly{d})
-}
-
-type descOnly struct{ d *prometheus.Desc }
-
-func (c descOnly) Describe(ch chan<- *prometheus.Desc) { ch <- c.d }
-func (c descOnly) Collect(chan<- prometheus.Metric)    {}
+// metricName is the classic metric name syntax, without colons (those are
+// for recording rules). WriteText writes names unquoted, so it must hold.
+var metricName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {

@@ -72,11 +72,11 @@ func (m *Metrics) WriteText(w io.Writer) error {
 		}
 		for j, e := range m.slotEv.names {
 			if n := evs[i].n[j].Load(); n > 0 {
-				t.sample2("slot_transitions_total", ShardLabel, ids[i], "event", string(e), float64(n))
+				t.sample2("slot_transitions_total", "event", string(e), ShardLabel, ids[i], float64(n))
 			}
 		}
 		if n := evs[i].n[len(m.slotEv.names)].Load(); n > 0 {
-			t.sample2("slot_transitions_total", ShardLabel, ids[i], "event", "other", float64(n))
+			t.sample2("slot_transitions_total", "event", "other", ShardLabel, ids[i], float64(n))
 		}
 	}
 	per := []struct {
@@ -167,9 +167,10 @@ func typeName(t prometheus.ValueType) string {
 // scratch buffer. Label values here are shard ids and spec names, which
 // need no escaping; help texts are escaped.
 type textWriter struct {
-	w    *bufio.Writer
-	buf  []byte
-	help map[string]string // short name -> help
+	w       *bufio.Writer
+	pending []byte // HELP and TYPE of a family, written before its first sample
+	buf     []byte
+	help    map[string]string // short name -> help
 }
 
 func (t *textWriter) family(name, typ string) {
@@ -188,7 +189,16 @@ func (t *textWriter) familyName(full, help, typ string) {
 	b = append(b, typ...)
 	b = append(b, '\n')
 	t.buf = b
-	_, _ = t.w.Write(b)
+	// An empty family is left out, as Gather leaves it out.
+	t.pending = append(t.pending[:0], b...)
+}
+
+// flushHeader writes the pending family header before a first sample.
+func (t *textWriter) flushHeader() {
+	if len(t.pending) > 0 {
+		_, _ = t.w.Write(t.pending)
+		t.pending = t.pending[:0]
+	}
 }
 
 func (t *textWriter) sample0(name string, v float64) {
@@ -198,6 +208,7 @@ func (t *textWriter) sample0(name string, v float64) {
 	b = append(b, ' ')
 	b = appendValue(b, v)
 	t.buf = b
+	t.flushHeader()
 	_, _ = t.w.Write(b)
 }
 
@@ -214,6 +225,7 @@ func (t *textWriter) sampleFull(full, k, v string, val float64) {
 	b = append(b, `"} `...)
 	b = appendValue(b, val)
 	t.buf = b
+	t.flushHeader()
 	_, _ = t.w.Write(b)
 }
 
@@ -232,6 +244,7 @@ func (t *textWriter) sample2(name, k1, v1, k2, v2 string, val float64) {
 	b = append(b, `"} `...)
 	b = appendValue(b, val)
 	t.buf = b
+	t.flushHeader()
 	_, _ = t.w.Write(b)
 }
 
