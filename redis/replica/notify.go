@@ -120,7 +120,7 @@ type Info struct {
 // String renders the core's lines followed by the outbox's.
 func (i Info) String() string {
 	var b strings.Builder
-	b.WriteString(i.Info.String())
+	writeCoreInfo(&b, i.Info)
 	for _, line := range i.outboxLines(time.Time{}) {
 		b.WriteString(line)
 		b.WriteByte('\n')
