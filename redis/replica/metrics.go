@@ -26,8 +26,8 @@ func (r *Replica) Feed() *observe.Feed { return r.feed }
 // in the order shardValues fills them.
 var redisShardMetrics = []observe.ShardMetric{
 	{Name: "redis_offset_bytes", Help: "Replication offset the shard's data stands at (slave_repl_offset).", Type: prometheus.GaugeValue},
-	{Name: "redis_lag_bytes", Help: "Primary's offset at the last lag probe minus the shard's offset (needs LagProbeInterval; absent without a sample).", Type: prometheus.GaugeValue},
-	{Name: "redis_lag_seconds", Help: "How long ago the primary was at the first offset the shard has not reached (0 when caught up with the last probe).", Type: prometheus.GaugeValue},
+	{Name: "redis_lag_bytes", Help: "Primary offset at the last lag probe minus the shard offset; -1 without a sample (LagProbeInterval 0) or while not Connected.", Type: prometheus.GaugeValue},
+	{Name: "redis_lag_seconds", Help: "How long ago the primary was at the first offset the shard has not reached (0 when caught up with the last probe); -1 without a sample.", Type: prometheus.GaugeValue},
 	{Name: "redis_applied_commands_total", Help: "Write commands applied from the replication stream.", Type: prometheus.CounterValue},
 	{Name: "redis_sessions_total", Help: "Connections made to the shard's primary.", Type: prometheus.CounterValue},
 	{Name: "redis_keys", Help: "Keys in the shard's keyspace, all databases.", Type: prometheus.GaugeValue},
@@ -142,4 +142,15 @@ func newRunID() string {
 	var b [20]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// Lag is how far shard id is behind its primary, from the lag probe (see
+// Config.LagProbeInterval); ok is false without a sample or while the
+// shard is not Connected.
+func (r *Replica) Lag(id slot.ID) (bytes int64, seconds float64, ok bool) {
+	sh, found := r.byID[id]
+	if !found || sh.slot.State() != slot.Connected {
+		return 0, 0, false
+	}
+	return sh.obs.lag.lag(sh.cursor().Offset, r.clk.Now())
 }
