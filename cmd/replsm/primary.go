@@ -36,6 +36,12 @@ func runPrimary(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "replsm primary: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if *metricsListen != "" {
+		if err := checkListen(*metricsListen); err != nil {
+			fmt.Fprintf(stderr, "replsm primary: --metrics-listen: %v\n", err)
+			return 2
+		}
+	}
 	size, err := parseSize(*backlog)
 	if err != nil {
 		fmt.Fprintf(stderr, "replsm primary: --backlog: %v\n", err)
@@ -65,10 +71,6 @@ func runPrimary(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	fmt.Fprintf(stdout, "primary listening on %s (replid %s, backlog %d bytes)\n", p.Addr(), p.ReplID(), size)
 	if *metricsListen != "" {
-		if err := checkListen(*metricsListen); err != nil {
-			fmt.Fprintf(stderr, "replsm primary: --metrics-listen: %v\n", err)
-			return 2
-		}
 		ms, err := servePrimaryMetrics(*metricsListen, p)
 		if err != nil {
 			fmt.Fprintf(stderr, "replsm primary: --metrics-listen: %v\n", err)
