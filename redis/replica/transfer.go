@@ -67,7 +67,8 @@ func (s *session) transfer(br *bufio.Reader, hs handshakeResult) error {
 }
 
 // loadSnapshot reads the payload ("$<len>" or "$EOF:<mark>" framing, bare
-// "\n" keepalives skipped) and loads it into a new keyspace.
+// "\n" keepalives skipped) and loads it into a new keyspace. It returns
+// the payload's size (the RDB's bytes), or on failure the bytes consumed.
 func loadSnapshot(br *bufio.Reader, max int64, clk clock.Clock) (*keyspace.Keyspace, int64, error) {
 	payload, n, err := rdb.ReadPayload(br, max)
 	if err != nil {
@@ -80,7 +81,7 @@ func loadSnapshot(br *bufio.Reader, max int64, clk clock.Clock) (*keyspace.Keysp
 	if err != nil {
 		return nil, n, fmt.Errorf("load snapshot of %d bytes: %w", len(payload), err)
 	}
-	return loaded, n, nil
+	return loaded, int64(len(payload)), nil
 }
 
 // peekPayloadSize reads ahead, without consuming, to the payload preamble
