@@ -19,7 +19,7 @@ import (
 // replicaSource adapts a Redis replica to the status page.
 type replicaSource struct{ r *replica.Replica }
 
-func (s replicaSource) Info() core.Info      { return s.r.Instance().Info() }
+func (s replicaSource) Info() core.Info     { return s.r.Instance().Info() }
 func (s replicaSource) Feed() *observe.Feed { return s.r.Feed() }
 
 // serveReplicaStatus serves /metrics and the status page of r on addr.

@@ -204,3 +204,39 @@ func TestMetricsListenBadFlags(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr.String(), "--metrics-listen")
 }
+
+// TestDemoServesStatusPage: `replsm demo` prints the status page's address
+// and serves it (and /metrics) while the demo runs.
+func TestDemoServesStatusPage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var stdout, stderr redistest.SyncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"demo", "--status-listen", "127.0.0.1:0"}, &stdout, &stderr) }()
+	urlRE := regexp.MustCompile(`STATUS PAGE (\S+)`)
+	var base string
+	redistest.RequireEventually(t, 30*time.Second, "status page address printed", func(context.Context) error {
+		m := urlRE.FindStringSubmatch(stdout.String())
+		if m == nil {
+			return fmt.Errorf("stdout so far:\n%s", stdout.String())
+		}
+		base = m[1]
+		return nil
+	})
+	status, err := httpGet(ctx, base+"api/status")
+	require.NoError(t, err)
+	var doc struct {
+		Shards []struct{ ID int } `json:"shards"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(status), &doc))
+	assert.Len(t, doc.Shards, 3)
+	metrics, err := httpGet(ctx, base+"metrics")
+	require.NoError(t, err)
+	promtoolCheck(t, []byte(metrics))
+	select {
+	case code := <-done:
+		assert.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	case <-ctx.Done():
+		t.Fatal("demo did not end")
+	}
+}

@@ -32,7 +32,7 @@ var updateScreenshot = flag.Bool("update-screenshot", false, "write docs/status-
 
 type source struct{ r *replica.Replica }
 
-func (s source) Info() core.Info      { return s.r.Instance().Info() }
+func (s source) Info() core.Info     { return s.r.Instance().Info() }
 func (s source) Feed() *observe.Feed { return s.r.Feed() }
 
 // startReplica follows one real redis-server primary per shard with fast
