@@ -91,9 +91,9 @@ type Metrics struct {
 
 	slotEv slotEvIndex
 	instEv eventIndex[replica.Event]
-	// bySlot holds *slotEvents keyed by the record's ID ("slot/3"); entries
-	// of slots no longer in the instance are dropped at scrape.
-	bySlot  sync.Map
+	// bySlot holds each slot's event counters; entries of slots no longer
+	// in the instance are dropped at scrape.
+	bySlot  counterTable
 	instEvN []atomic.Uint64
 	slotSts []slot.State
 	instSts []replica.State
@@ -127,6 +127,7 @@ func New() *Metrics {
 		sev = append(sev, t.Event)
 	}
 	m.slotEv = newEventIndex(sev)
+	m.bySlot.width = len(m.slotEv.names) + 1
 	ispec := replica.Spec(replica.DefaultConfig())
 	for _, st := range ispec.States {
 		m.instSts = append(m.instSts, st.Name)
@@ -185,11 +186,7 @@ func (m *Metrics) Attach(in *replica.Instance) {
 func (m *Metrics) SlotObserver() slot.Observer { return m.observeSlot }
 
 func (m *Metrics) observeSlot(r slot.Record) {
-	v, ok := m.bySlot.Load(r.ID)
-	if !ok {
-		v, _ = m.bySlot.LoadOrStore(r.ID, &slotEvents{n: make([]atomic.Uint64, len(m.slotEv.names)+1)})
-	}
-	c := v.(*slotEvents)
+	c := m.bySlot.get(r.ID)
 	i, ok := m.slotEv.index[r.Event]
 	if !ok {
 		i = len(m.slotEv.names)
@@ -280,7 +277,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	info := inst.Info()
 	m.collectInstance(ch, info)
 	counts := make(map[slot.State]int, len(m.slotSts))
-	live := make(map[string]bool, len(info.Slots))
+	live := make(map[slot.ID]bool, len(info.Slots))
 	bufs := make([][]float64, len(extras))
 	for i, e := range extras {
 		bufs[i] = make([]float64, len(e.descs))
@@ -289,9 +286,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		st := &info.Slots[i]
 		counts[st.State]++
 		id := strconv.Itoa(int(st.ID))
-		key := st.ID.String()
-		live[key] = true
-		m.collectSlot(ch, st, id, key)
+		live[st.ID] = true
+		m.collectSlot(ch, st, id)
 		for k, e := range extras {
 			out := bufs[k]
 			clear(out)
@@ -308,12 +304,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	// Forget the counters of slots removed since (bounded by what is
 	// configured, not by what ever was).
-	m.bySlot.Range(func(k, _ any) bool {
-		if !live[k.(string)] {
-			m.bySlot.Delete(k)
-		}
-		return true
-	})
+	m.bySlot.prune(live)
 }
 
 func (m *Metrics) collectInstanceEvents(ch chan<- prometheus.Metric) {
@@ -338,7 +329,7 @@ func (m *Metrics) collectInstance(ch chan<- prometheus.Metric, info replica.Info
 	ch <- prometheus.MustNewConstMetric(m.d.linkUp, prometheus.GaugeValue, b2f(info.LinkUp))
 }
 
-func (m *Metrics) collectSlot(ch chan<- prometheus.Metric, st *slot.Status, id, key string) {
+func (m *Metrics) collectSlot(ch chan<- prometheus.Metric, st *slot.Status, id string) {
 	for _, s := range m.slotSts {
 		ch <- prometheus.MustNewConstMetric(m.d.slotState, prometheus.GaugeValue, b2f(st.State == s), id, string(s))
 	}
@@ -363,8 +354,7 @@ func (m *Metrics) collectSlot(ch chan<- prometheus.Metric, st *slot.Status, id, 
 	gauge(m.d.slotCap, float64(st.Cap))
 	gauge(m.d.slotExhausted, b2f(st.Exhausted))
 	gauge(m.d.slotFullDue, b2f(st.FullSyncDue))
-	if v, ok := m.bySlot.Load(key); ok {
-		c := v.(*slotEvents)
+	if c := m.bySlot.load(st.ID); c != nil {
 		for i, e := range m.slotEv.names {
 			if n := c.n[i].Load(); n > 0 {
 				ch <- prometheus.MustNewConstMetric(m.d.slotTransitions, prometheus.CounterValue, float64(n), id, string(e))

@@ -191,8 +191,7 @@ func TestRemovedSlotForgotten(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, m.WriteText(&buf))
 	assert.NotContains(t, buf.String(), `shard="1"`)
-	_, ok := m.bySlot.Load("slot/1")
-	assert.False(t, ok)
+	assert.Nil(t, m.bySlot.load(1))
 }
 
 func TestFeed(t *testing.T) {
@@ -217,4 +216,28 @@ func TestFeed(t *testing.T) {
 	cancel() // idempotent
 	_, err := s.Detach("op")
 	require.NoError(t, err)
+}
+
+func TestCounterTable(t *testing.T) {
+	for _, tt := range []struct {
+		in string
+		n  int
+		ok bool
+	}{{"slot/0", 0, true}, {"slot/16383", 16383, true}, {"slot/", 0, false}, {"slot/x", 0, false}, {"instance", 0, false}, {"slot/1234567890", 0, false}} {
+		n, ok := parseSlotID(tt.in)
+		assert.Equal(t, tt.ok, ok, tt.in)
+		assert.Equal(t, tt.n, n, tt.in)
+	}
+	tb := counterTable{width: 2}
+	a := tb.get("slot/5")
+	assert.Same(t, a, tb.get("slot/5"))
+	assert.Same(t, a, tb.load(5))
+	big := tb.get("slot/2000000") // beyond the dense slice
+	assert.Same(t, big, tb.load(2000000))
+	assert.Nil(t, tb.load(6))
+	tb.prune(map[slot.ID]bool{2000000: true})
+	assert.Nil(t, tb.load(5))
+	assert.Same(t, big, tb.load(2000000))
+	tb.prune(map[slot.ID]bool{})
+	assert.Nil(t, tb.load(2000000))
 }

@@ -48,14 +48,11 @@ func (m *Metrics) WriteText(w io.Writer) error {
 	ids := make([]string, len(sl))
 	evs := make([]*slotEvents, len(sl))
 	counts := make(map[slot.State]int, len(m.slotSts))
-	live := make(map[string]bool, len(sl))
+	live := make(map[slot.ID]bool, len(sl))
 	for i := range sl {
 		ids[i] = strconv.Itoa(int(sl[i].ID))
-		key := sl[i].ID.String()
-		live[key] = true
-		if v, ok := m.bySlot.Load(key); ok {
-			evs[i] = v.(*slotEvents)
-		}
+		live[sl[i].ID] = true
+		evs[i] = m.bySlot.load(sl[i].ID)
 		counts[sl[i].State]++
 	}
 
@@ -131,12 +128,7 @@ func (m *Metrics) WriteText(w io.Writer) error {
 			}
 		}
 	}
-	m.bySlot.Range(func(k, _ any) bool {
-		if !live[k.(string)] {
-			m.bySlot.Delete(k)
-		}
-		return true
-	})
+	m.bySlot.prune(live)
 	return bw.Flush()
 }
 
