@@ -2,8 +2,10 @@ package observe
 
 import (
 	"bytes"
+	"io"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -240,4 +242,21 @@ func TestCounterTable(t *testing.T) {
 	assert.Same(t, big, tb.load(2000000))
 	tb.prune(map[slot.ID]bool{})
 	assert.Nil(t, tb.load(2000000))
+}
+
+// TestScrapeWhileAddingMetrics: scrapes and AddShardMetrics may race.
+func TestScrapeWhileAddingMetrics(t *testing.T) {
+	_, m, _, _ := testInstance(t, 2)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 20; i++ {
+			_ = m.AddShardMetrics([]ShardMetric{{Name: "x" + strconv.Itoa(i), Help: "h", Type: prometheus.GaugeValue}},
+				func(slot.Status, []float64) bool { return true })
+		}
+	}()
+	for i := 0; i < 20; i++ {
+		require.NoError(t, m.WriteText(io.Discard))
+	}
+	<-done
 }

@@ -3,6 +3,7 @@ package observe
 import (
 	"bufio"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 
@@ -24,10 +25,10 @@ import (
 // format (version 0.0.4), the same series Collect gives.
 func (m *Metrics) WriteText(w io.Writer) error {
 	m.mu.RLock()
-	inst, extras := m.inst, m.extras
+	inst, extras, help := m.inst, m.extras, maps.Clone(m.help)
 	m.mu.RUnlock()
 	bw := bufio.NewWriterSize(w, 64<<10)
-	t := textWriter{w: bw, help: m.help}
+	t := textWriter{w: bw, help: help}
 
 	t.family("instance_transitions_total", "counter")
 	for i, e := range m.instEv.names {
@@ -120,7 +121,7 @@ func (m *Metrics) WriteText(w io.Writer) error {
 		for j, d := range e.descs {
 			_ = d
 			name := Namespace + "_" + e.names[j]
-			t.familyName(name, m.help[e.names[j]], typeName(e.types[j]))
+			t.familyName(name, help[e.names[j]], typeName(e.types[j]))
 			for i := range sl {
 				if ok[i] {
 					t.sampleFull(name, ShardLabel, ids[i], vals[i*k+j])

@@ -147,15 +147,13 @@ type shardRow struct {
 }
 
 type statusDoc struct {
-	Title      string           `json:"title"`
-	Instance   instanceDoc      `json:"instance"`
-	Shards     []shardRow       `json:"shards"`
-	Counts     map[string]int   `json:"counts"`
-	ChartKey   string           `json:"chart_key"`
-	Recent     []observe.Entry  `json:"recent"`
-	HaveSVG    bool             `json:"have_svg"`
-	ServerTime time.Time        `json:"server_time"`
-	Extra      map[string]int64 `json:"extra,omitempty"`
+	Title    string          `json:"title"`
+	Instance instanceDoc     `json:"instance"`
+	Shards   []shardRow      `json:"shards"`
+	Counts   map[string]int  `json:"counts"`
+	ChartKey string          `json:"chart_key"`
+	Recent   []observe.Entry `json:"recent"`
+	HaveSVG  bool            `json:"have_svg"`
 }
 
 type instanceDoc struct {
@@ -193,7 +191,6 @@ func (p *Page) status(w http.ResponseWriter, _ *http.Request) {
 			InStateSec: info.InState.Seconds(), AttemptsLeft: info.AttemptsLeft, Cap: info.Cap,
 			Exhausted: info.Exhausted, LastError: info.LastError},
 		Counts: o.Counts, ChartKey: overlayKey(o), Recent: p.src.Feed().Recent(), HaveSVG: haveDot(),
-		ServerTime: time.Now(),
 	}
 	for _, s := range info.Slots {
 		row := shardRow{ID: int(s.ID), Endpoint: s.Endpoint, State: string(s.State), InStateSec: s.InState.Seconds(),

@@ -32,7 +32,7 @@ type coreSource struct {
 	feed *observe.Feed
 }
 
-func (s coreSource) Info() replica.Info   { return s.in.Info() }
+func (s coreSource) Info() replica.Info  { return s.in.Info() }
 func (s coreSource) Feed() *observe.Feed { return s.feed }
 
 func newPage(t *testing.T, shards int) (*Page, *replica.Instance, *httptest.Server) {
