@@ -66,8 +66,9 @@ func (r *Replica) role(st *connState) resp.Value {
 
 // infoText answers INFO [section ...] with Redis's sections and field
 // names: server, stats, replication and keyspace, plus replsm (what Redis
-// does not have). No argument, "default", "all" and "everything" give
-// all of them; unknown sections give nothing, as in Redis.
+// does not have) and shards (one replication section per shard). No
+// argument, "default", "all" and "everything" give all but shards;
+// unknown sections give nothing, as in Redis.
 func (r *Replica) infoText(st *connState, args [][]byte) string {
 	want := map[string]bool{}
 	for _, a := range args {
@@ -86,8 +87,15 @@ func (r *Replica) infoText(st *connState, args [][]byte) string {
 		{"keyspace", func(b *strings.Builder) { r.writeKeyspace(b, st) }},
 		{"replsm", func(b *strings.Builder) { r.writeReplsm(b, st, now) }},
 	}
+	// INFO shards: one Redis-form replication section per shard in scope.
+	// Not part of "all": its keys repeat from section to section, which
+	// the usual key:value parsers of INFO do not expect.
+	sections = append(sections, struct {
+		name  string
+		write func(*strings.Builder)
+	}{"shards", func(b *strings.Builder) { r.writeShardSections(b, st, now) }})
 	for _, sec := range sections {
-		if all || want[sec.name] {
+		if (all && sec.name != "shards") || want[sec.name] {
 			if b.Len() > 0 {
 				b.WriteString("\r\n")
 			}
@@ -188,6 +196,18 @@ func writeShardLine(b *strings.Builder, sh *shard, now time.Time) {
 		fmt.Fprintf(b, ",lag_bytes=%d,lag_seconds=%.0f", lb, ls)
 	}
 	b.WriteString("\r\n")
+}
+
+// writeShardSections writes "# Shard N" with a Redis replica's INFO
+// replication fields for every shard in scope.
+func (r *Replica) writeShardSections(b *strings.Builder, st *connState, now time.Time) {
+	for i, sh := range r.shardsFor(st) {
+		if i > 0 {
+			b.WriteString("\r\n")
+		}
+		fmt.Fprintf(b, "# Shard %d\r\nrole:slave\r\n", sh.id)
+		writeShardFields(b, sh, now)
+	}
 }
 
 // downSince is master_link_down_since_seconds: seconds since the shard's

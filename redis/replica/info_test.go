@@ -141,6 +141,21 @@ func TestInfoUnscopedSummary(t *testing.T) {
 	assert.Contains(t, info["shard0"], "master_replid="+strings.Repeat("c", 40))
 	assert.Contains(t, info["shard1"], "master_link_status=down")
 	assert.Contains(t, info["shard1"], "master_link_down_since_seconds=-1")
+
+	// INFO shards: a Redis-form section per shard.
+	text, err = unionClient(t, r).Info(context.Background(), "shards").Result()
+	require.NoError(t, err)
+	parts := strings.Split(text, "\r\n\r\n")
+	require.Len(t, parts, 2, text)
+	for i, part := range parts {
+		assert.True(t, strings.HasPrefix(part, fmt.Sprintf("# Shard %d\r\nrole:slave\r\nmaster_host:", i)), part)
+		sec, err := redistest.ParseInfo(part)
+		require.NoError(t, err)
+		assert.Equal(t, strconv.Itoa(i), sec["replsm_shard"])
+	}
+	all, err := unionClient(t, r).Info(context.Background()).Result()
+	require.NoError(t, err)
+	assert.NotContains(t, all, "# Shard 0", "not in the default INFO")
 }
 
 func TestPeekPayloadSize(t *testing.T) {
