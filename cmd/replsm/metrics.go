@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/replsm/replsm/internal/charts"
 	"github.com/replsm/replsm/internal/statuspage"
 	"github.com/replsm/replsm/observe"
 	"github.com/replsm/replsm/redis/primary"
@@ -26,8 +27,13 @@ func (s replicaSource) Feed() *observe.Feed { return s.r.Feed() }
 func serveReplicaStatus(addr string, r *replica.Replica) (*statuspage.Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), r.Collector())
+	chart, err := charts.CompositeChartFor(r.Config().Instance, r.Config().SlotConfig)
+	if err != nil {
+		return nil, err
+	}
 	page, err := statuspage.New(replicaSource{r}, statuspage.Options{
 		Title: "replsm replica",
+		Chart: &chart,
 		Lag: func(st slot.Status) string {
 			b, s, ok := r.Lag(st.ID)
 			if !ok {

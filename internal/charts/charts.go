@@ -111,7 +111,13 @@ func FollowerChart() fsm.Chart {
 // Connected state. Overlays on it name nested states by path:
 // "Connected/WaitReply".
 func CompositeChart() (fsm.Chart, error) {
-	c, err := fsm.Compose(InstanceChart(), ComposedIn, SlotChart())
+	return CompositeChartFor(replica.DefaultConfig(), slot.DefaultConfig())
+}
+
+// CompositeChartFor is CompositeChart with the timer labels of a running
+// configuration ("reply_timeout after 2s"), for a live view.
+func CompositeChartFor(inst replica.Config, sl slot.Config) (fsm.Chart, error) {
+	c, err := fsm.Compose(replica.Spec(inst).Chart(), ComposedIn, slot.Spec(sl).Chart())
 	if err != nil {
 		return fsm.Chart{}, err
 	}

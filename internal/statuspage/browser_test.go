@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/replsm/replsm/internal/charts"
 	"github.com/replsm/replsm/internal/redistest"
 	"github.com/replsm/replsm/internal/statuspage"
 	"github.com/replsm/replsm/observe"
@@ -61,7 +62,9 @@ func startReplica(t *testing.T, primaries []*redistest.Server) (*replica.Replica
 	require.NoError(t, r.Start())
 	t.Cleanup(func() { _ = r.Close() })
 
-	page, err := statuspage.New(source{r}, statuspage.Options{Title: "replsm replica (test)", Lag: func(st slot.Status) string {
+	chart, err := charts.CompositeChartFor(r.Config().Instance, r.Config().SlotConfig)
+	require.NoError(t, err)
+	page, err := statuspage.New(source{r}, statuspage.Options{Title: "replsm replica (test)", Chart: &chart, Lag: func(st slot.Status) string {
 		if b, s, ok := r.Lag(st.ID); ok {
 			return fmt.Sprintf("%d B, %.0f s", b, s)
 		}
@@ -150,6 +153,7 @@ func TestBrowserStatusPage(t *testing.T) {
 	waitJS("every shard Connected", `[0,1,2].every(i => document.querySelector('#shard-'+i)?.dataset.state === 'Connected')`)
 	waitJS("the chart counting three Connected shards", `document.querySelector('#chart').textContent.includes('Connected ×3')`)
 	waitJS("the event stream open", `document.querySelector('#live').textContent.includes('live')`)
+	waitJS("timer labels of the running configuration", `document.querySelector('#chart').textContent.includes('reply_timeout after 2s')`)
 	_, err = chromedp.Run(bctx, chromedp.Evaluate[bool](`window.__notReloaded = true`))
 	require.NoError(t, err)
 	assert.Equal(t, "3 of 3 connected", evalString(`document.querySelector('#summary').textContent`))

@@ -48,6 +48,9 @@ type Options struct {
 	Lag func(st slot.Status) string
 	// Logger receives render failures; nil discards.
 	Logger *slog.Logger
+	// Chart is the composite chart to draw, built from the running
+	// configuration (charts.CompositeChartFor); nil draws the defaults'.
+	Chart *fsm.Chart
 }
 
 // Page serves the status page. Close ends its event streams.
@@ -68,9 +71,14 @@ type Page struct {
 
 // New builds the page for src.
 func New(src Source, opts Options) (*Page, error) {
-	base, err := charts.CompositeChart()
-	if err != nil {
-		return nil, err
+	var base fsm.Chart
+	if opts.Chart != nil {
+		base = opts.Chart.Clone()
+	} else {
+		var err error
+		if base, err = charts.CompositeChart(); err != nil {
+			return nil, err
+		}
 	}
 	if opts.Title == "" {
 		opts.Title = "replsm"

@@ -3,6 +3,7 @@ package replica
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -18,6 +19,14 @@ import (
 // Serve them with observe.Handler(reg, r.Metrics()), with r.Collector()
 // registered in reg.
 func (r *Replica) Metrics() *observe.Metrics { return r.metrics }
+
+// Config is the configuration the replica runs with (after New's
+// defaults), for a live statechart's timer labels.
+func (r *Replica) Config() Config {
+	c := r.cfg
+	c.Shards = maps.Clone(c.Shards)
+	return c
+}
 
 // Feed is the replica's last transitions, for the status page.
 func (r *Replica) Feed() *observe.Feed { return r.feed }
