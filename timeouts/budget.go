@@ -4,8 +4,8 @@ import "time"
 
 // Budget caps automatic recoveries and refills itself once its owner has
 // stayed healthy for a stable period. Each recovery calls Take; when Take
-// reports false the owner must stay failed until an operator calls Refill or
-// a stable period passes.
+// reports false the budget is spent until an operator calls Refill or a
+// stable period passes (what the owner does meanwhile is its policy).
 //
 // The owner reports health with Connected and Disconnected and may call
 // Settle on status reads or periodic checks. The budget never reads a clock:

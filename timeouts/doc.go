@@ -1,6 +1,6 @@
 // Package timeouts holds the time policy of replsm: how long to wait before
-// retrying (Backoff), how many automatic recoveries are allowed before a human
-// has to look (Budget), and when each armed deadline is due (Scheduler).
+// retrying (Backoff), how many backed-off recoveries are allowed per stable
+// period (Budget), and when each armed deadline is due (Scheduler).
 //
 // The package reads time only from an injected clock.Clock
 // (github.com/benbjohnson/clock) and imports nothing else of replsm.
@@ -14,10 +14,11 @@
 //
 // # Budget
 //
-// Budget caps automatic recoveries: each recovery Takes one, and when none
-// remain the owner stays failed until an operator calls Refill or the owner
-// has been healthy (Connected) for the stable period, after which the next
-// Disconnected or Settle refills it. A Budget is a plain value meant to live in
+// Budget caps backed-off recoveries: each recovery Takes one, and when none
+// remain the owner falls back to its slower policy (replsm's host: one
+// attempt per exhausted-retry period) until an operator calls Refill or the
+// owner has been healthy (Connected) for the stable period, after which the
+// next Disconnected or Settle refills it. A Budget is a plain value meant to live in
 // a struct guarded by its owner's mutex.
 //
 // # Scheduler

@@ -28,12 +28,19 @@ func runPrimary(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	timeout := fs.Duration("repl-timeout", def.ReplTimeout, "drop a replica silent for this long (repl-timeout)")
 	eof := fs.Bool("diskless-eof", false, "send snapshots EOF-marked to replicas that announce capa eof")
 	verbose := fs.Bool("v", false, "log debug events")
+	metricsListen := fs.String("metrics-listen", "", "serve Prometheus /metrics on HOST:PORT; empty: off")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "replsm primary: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	if *metricsListen != "" {
+		if err := checkListen(*metricsListen); err != nil {
+			fmt.Fprintf(stderr, "replsm primary: --metrics-listen: %v\n", err)
+			return 2
+		}
 	}
 	size, err := parseSize(*backlog)
 	if err != nil {
@@ -63,6 +70,15 @@ func runPrimary(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	fmt.Fprintf(stdout, "primary listening on %s (replid %s, backlog %d bytes)\n", p.Addr(), p.ReplID(), size)
+	if *metricsListen != "" {
+		ms, err := servePrimaryMetrics(*metricsListen, p)
+		if err != nil {
+			fmt.Fprintf(stderr, "replsm primary: --metrics-listen: %v\n", err)
+			return 1
+		}
+		defer ms.Close()
+		fmt.Fprintf(stdout, "metrics on %smetrics\n", ms.URL())
+	}
 	<-ctx.Done()
 	if err := p.Close(); err != nil {
 		fmt.Fprintf(stderr, "replsm primary: close: %v\n", err)

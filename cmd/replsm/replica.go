@@ -86,6 +86,8 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	stateDir := fs.String("state-dir", "", "directory (must exist) for each shard's snapshot and cursor and the milestone outbox, so a restart resumes with PSYNC; empty keeps everything in memory")
 	snapEvery := fs.Duration("snapshot-interval", replica.DefaultSnapshotInterval, "with --state-dir: snapshot a streaming shard at most this long after it changed")
 	snapBytes := fs.Int64("snapshot-bytes", replica.DefaultSnapshotBytes, "with --state-dir: also snapshot a shard after this many stream bytes (0: off); keep it under the primary's repl-backlog-size")
+	metricsListen := fs.String("metrics-listen", "", "serve Prometheus /metrics and the live status page (/) on HOST:PORT; empty: off")
+	lagProbe := fs.Duration("lag-probe", time.Second, "with --metrics-listen: ask each shard's primary for its offset this often, for lag in bytes and seconds (0: off)")
 	notifyURL := fs.String("notify-url", "", "POST milestones (full sync completed, shard exhausted, ...) as JSON to this http(s) URL, at least once, with an Idempotency-Key header")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -114,6 +116,14 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	if err := checkListen(*listen); err != nil {
 		return usageErr("--listen: %v", err)
 	}
+	if *metricsListen != "" {
+		if err := checkListen(*metricsListen); err != nil {
+			return usageErr("--metrics-listen: %v", err)
+		}
+	}
+	if *lagProbe < 0 {
+		return usageErr("--lag-probe must be >= 0, got %s", *lagProbe)
+	}
 
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg := replica.DefaultConfig()
@@ -127,6 +137,9 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	cfg.StateDir = *stateDir
 	cfg.SnapshotInterval = *snapEvery
 	cfg.SnapshotBytes = *snapBytes
+	if *metricsListen != "" {
+		cfg.LagProbeInterval = *lagProbe
+	}
 	if *notifyURL != "" {
 		sink, err := outbox.NewHTTPSink(*notifyURL, nil)
 		if err != nil {
@@ -153,6 +166,16 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	}
 	log.Info("replica serving reads", slog.String("addr", r.Addr()), slog.String("shards", shards.String()),
 		slog.String("state_dir", *stateDir), slog.String("notify", *notifyURL))
+	if *metricsListen != "" {
+		ms, err := serveReplicaStatus(*metricsListen, r)
+		if err != nil {
+			fmt.Fprintf(stderr, "replsm replica: --metrics-listen: %v\n", err)
+			_ = r.Close()
+			return 1
+		}
+		defer ms.Close()
+		log.Info("status page and metrics", slog.String("url", ms.URL()), slog.String("metrics", ms.URL()+"metrics"))
+	}
 	<-ctx.Done()
 	log.Info("replica stopping")
 	if err := r.Close(); err != nil {

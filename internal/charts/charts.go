@@ -55,8 +55,9 @@ func Machines() []Machine {
 			Title: "Slot (replica side, one per shard)",
 			About: "Once the instance link is up, a shard asks its primary for an incremental sync from its saved cursor " +
 				"(or a full sync when one is due), waits for the reply under a fresh session id, and streams in Connected. " +
-				"Every failure lands in Error, which recovers to NoConnect after a backoff only while attempts < cap; after the cap " +
-				"the shard stays in Error until an operator resets it, and detach/resume take it out of service and back.",
+				"Every failure lands in Error, which recovers to NoConnect after a backoff while the budget lasts and then once every " +
+				"exhausted-retry period; after a failure that never reached the primary, a probe that finds it answering recovers " +
+				"the shard at once. A busy primary is asked again on a short poll. Detach/resume take it out of service and back.",
 			Chart: func() (fsm.Chart, error) { return SlotChart(), nil },
 		},
 		{
@@ -112,7 +113,13 @@ func FollowerChart() fsm.Chart {
 // Connected state. Overlays on it name nested states by path:
 // "Connected/WaitReply".
 func CompositeChart() (fsm.Chart, error) {
-	c, err := fsm.Compose(InstanceChart(), ComposedIn, SlotChart())
+	return CompositeChartFor(replica.DefaultConfig(), slot.DefaultConfig())
+}
+
+// CompositeChartFor is CompositeChart with the timer labels of a running
+// configuration ("reply_timeout after 2s"), for a live view.
+func CompositeChartFor(inst replica.Config, sl slot.Config) (fsm.Chart, error) {
+	c, err := fsm.Compose(replica.Spec(inst).Chart(), ComposedIn, slot.Spec(sl).Chart())
 	if err != nil {
 		return fsm.Chart{}, err
 	}

@@ -28,6 +28,12 @@ type Options struct {
 	Steady      time.Duration // how long the load runs undisturbed between faults
 	Out         io.Writer
 	Logger      *slog.Logger // framework logs; nil discards (the demo prints records itself)
+	// Serve, when set, serves the replica's status page and metrics once it
+	// has started and returns the page's URL and how to stop serving; the
+	// demo prints the URL and stops the server when it ends (after Linger).
+	Serve func(r *redisreplica.Replica) (url string, stop func(), err error)
+	// Linger keeps the status page up this long after the summary.
+	Linger time.Duration
 }
 
 // DefaultOptions: 3 shards, 200 writes/s each, a status line per second.
@@ -106,6 +112,25 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if err := c.up(); err != nil {
 		return Summary{}, err
 	}
+	if opts.Serve != nil {
+		url, stop, err := opts.Serve(c.replica)
+		if err != nil {
+			return Summary{}, fmt.Errorf("status page: %w", err)
+		}
+		defer stop()
+		c.printf("STATUS PAGE %s  (metrics: %smetrics) — open it to watch the faults happen and the shards come back", url, url)
+		if opts.Linger > 0 {
+			defer func() {
+				c.printf("status page stays up %s more at %s (Ctrl-C ends it)", opts.Linger, url)
+				t := c.clk.Timer(opts.Linger)
+				defer t.Stop()
+				select {
+				case <-ctx.Done():
+				case <-t.C:
+				}
+			}()
+		}
+	}
 	stopStatus := c.statusLoop()
 	err := c.play(ctx)
 	stopStatus()
@@ -148,6 +173,7 @@ func (c *cluster) up() error {
 	}
 	rcfg := replicaConfig(shards)
 	rcfg.Logger = c.opts.Logger
+	rcfg.LagProbeInterval = 500 * time.Millisecond
 	rcfg.Observers = []slot.Observer{func(r slot.Record) { c.printf("%s", r) }}
 	rcfg.InstanceObservers = []func(core.Record){func(r core.Record) { c.printf("%s", r) }}
 	rcfg.OnExhausted = func(e slot.Exhaustion) {

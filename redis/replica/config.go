@@ -69,6 +69,12 @@ type Config struct {
 	// one fails the session before it is buffered. Zero means no limit.
 	MaxPayload int64
 
+	// LagProbeInterval, when > 0, asks every Connected shard's primary for
+	// its offset (ROLE, on a short-lived connection) this often, so INFO and
+	// the metrics can say how far behind the shard is in bytes and seconds.
+	// Zero (the default) asks nothing and reports no lag.
+	LagProbeInterval time.Duration
+
 	// Logger receives transitions and session events; nil discards.
 	Logger *slog.Logger
 
@@ -184,6 +190,9 @@ func (c Config) Validate() error {
 	}
 	if c.StreamStartAckPeriod < 0 {
 		return fmt.Errorf("%w: StreamStartAckPeriod must be >= 0, got %s", ErrInvalidConfig, c.StreamStartAckPeriod)
+	}
+	if c.LagProbeInterval < 0 {
+		return fmt.Errorf("%w: LagProbeInterval must be >= 0, got %s", ErrInvalidConfig, c.LagProbeInterval)
 	}
 	if c.StateDir != "" && c.SnapshotInterval <= 0 {
 		return fmt.Errorf("%w: SnapshotInterval must be > 0 with a StateDir, got %s", ErrInvalidConfig, c.SnapshotInterval)

@@ -34,6 +34,7 @@ const (
 type roleProbe struct {
 	kind   roleKind
 	master string // for a replica: the primary it follows
+	offset int64  // for a primary answering ROLE: its offset; -1 unknown
 	err    error
 }
 
@@ -170,7 +171,11 @@ func parseRole(v resp.Value) (roleProbe, bool) {
 	}
 	switch v.Array[0].Text() {
 	case "master":
-		return roleProbe{kind: rolePrimary}, true
+		off := int64(-1)
+		if len(v.Array) >= 2 && v.Array[1].Kind == resp.KindInteger {
+			off = v.Array[1].Int
+		}
+		return roleProbe{kind: rolePrimary, offset: off}, true
 	case "slave", "replica":
 		master := "?"
 		if len(v.Array) >= 3 {
@@ -198,7 +203,7 @@ func parseInfoRole(text string) (roleProbe, bool) {
 	}
 	switch fields["role"] {
 	case "master":
-		return roleProbe{kind: rolePrimary}, true
+		return roleProbe{kind: rolePrimary, offset: -1}, true
 	case "slave":
 		// The address ends up in a mismatch reason: clipped, as a hostile
 		// peer chooses its length.

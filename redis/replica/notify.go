@@ -121,7 +121,7 @@ type Info struct {
 // String renders the core's lines followed by the outbox's.
 func (i Info) String() string {
 	var b strings.Builder
-	b.WriteString(statusText(i.Info))
+	writeCoreInfo(&b, i.Info)
 	for _, line := range i.outboxLines(time.Time{}) {
 		b.WriteString(line)
 		b.WriteByte('\n')

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,9 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/benbjohnson/clock"
 
+	"github.com/replsm/replsm/observe"
 	"github.com/replsm/replsm/redis/server"
 	core "github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
@@ -34,6 +37,12 @@ type Replica struct {
 
 	dur    *durable  // nil without Config.StateDir
 	notify *notifier // nil without Config.Notify
+
+	metrics  *observe.Metrics // the core's metrics plus this embedding's (metrics.go)
+	feed     *observe.Feed    // the last transitions, for the status page
+	started0 time.Time        // for INFO server's uptime
+	runID    string
+	stopLag  context.CancelFunc
 
 	mu      sync.Mutex
 	started bool
@@ -79,15 +88,19 @@ func New(cfg Config, clk clock.Clock) (_ *Replica, err error) {
 		}
 		st = r.dur.st
 	}
+	r.metrics, r.feed = observe.New(), observe.NewFeed(observe.DefaultFeedSize)
+	r.started0, r.runID = clk.Now(), newRunID()
+	slotObs := append([]slot.Observer{r.metrics.SlotObserver(), r.feed.SlotObserver(), r.onSlotRecord}, cfg.Observers...)
+	instObs := append([]func(core.Record){r.metrics.InstanceObserver(), r.feed.InstanceObserver()}, cfg.InstanceObservers...)
 	slotOpts := slot.Options{
-		Clock: clk, Driver: slotDriver{r}, Logger: log, Observers: cfg.Observers,
+		Clock: clk, Driver: slotDriver{r}, Logger: log, Observers: slotObs,
 		OnExhausted: cfg.OnExhausted, Seed: cfg.Seed,
 	}
 	instOpts := core.Options{
 		Driver:     r,
 		Config:     cfg.Instance,
 		SlotConfig: cfg.SlotConfig,
-		Observers:  cfg.InstanceObservers,
+		Observers:  instObs,
 	}
 	if cfg.Notify != nil {
 		if r.notify, err = newNotifier(cfg, st, clk, log, r.milestoneAttrs); err != nil {
@@ -106,6 +119,10 @@ func New(cfg Config, clk clock.Clock) (_ *Replica, err error) {
 		return nil, err
 	}
 	r.inst = inst
+	r.metrics.Attach(inst)
+	if err := r.addShardMetrics(); err != nil {
+		return nil, err
+	}
 	ids := make([]slot.ID, 0, len(cfg.Shards))
 	for id := range cfg.Shards {
 		ids = append(ids, id)
@@ -177,6 +194,12 @@ func (r *Replica) Start() error {
 	if r.notify != nil {
 		r.notify.ob.Start() // replays what an earlier run left undelivered
 	}
+	if r.cfg.LagProbeInterval > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		r.stopLag = cancel
+		r.wg.Add(1)
+		go r.runLagProbe(ctx)
+	}
 	r.mu.Unlock()
 
 	r.inst.Start()
@@ -210,6 +233,9 @@ func (r *Replica) Close() error {
 	}
 	r.closed = true
 	srv := r.srv
+	if r.stopLag != nil {
+		r.stopLag()
+	}
 	r.mu.Unlock()
 
 	// Timers first, so no transition starts a session while we stop them.

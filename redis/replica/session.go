@@ -303,6 +303,7 @@ func (r *sessionReader) Read(p []byte) (int, error) {
 	s.mu.Unlock()
 	n, err := c.Read(p)
 	if n > 0 {
+		s.sh.obs.rx.Add(int64(n))
 		now := s.rep.clk.Now().UnixNano()
 		s.lastRead.Store(now)
 		s.sh.lastIO.Store(now)

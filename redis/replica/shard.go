@@ -93,6 +93,39 @@ type shard struct {
 	lastIO       atomic.Int64 // UnixNano on the replica's clock
 
 	persist persist // snapshots in Config.StateDir (durable.go)
+
+	obs shardObs // what INFO and the metrics say beyond the counters above
+}
+
+// shardObs is what a shard records for INFO and the metrics: transfer
+// progress, the last full sync, when the link went down, and lag samples.
+// Times are UnixNano on the replica's clock; zero means never.
+type shardObs struct {
+	rx            atomic.Int64 // bytes read from primaries, every session
+	xferActive    atomic.Bool
+	xferTotal     atomic.Int64 // payload size; -1 when EOF-marked (unknown)
+	xferBase      atomic.Int64 // rx where the payload began
+	xferStart     atomic.Int64
+	lastFullDur   atomic.Int64 // nanoseconds
+	lastFullBytes atomic.Int64
+	lastFullAt    atomic.Int64
+	downSince     atomic.Int64 // when the shard last left Connected
+	upSince       atomic.Int64 // when it last entered Connected
+	lag           lagTrack
+}
+
+// transferProgress is a transfer in flight: total (-1: unknown) and read
+// bytes of its payload.
+func (o *shardObs) transferProgress() (active bool, total, read int64) {
+	if !o.xferActive.Load() {
+		return false, 0, 0
+	}
+	total = o.xferTotal.Load()
+	read = max(o.rx.Load()-o.xferBase.Load(), 0)
+	if total >= 0 {
+		read = min(read, total)
+	}
+	return true, total, read
 }
 
 func newShard(id slot.ID, endpoint string, s *slot.Slot, clk clock.Clock) *shard {
