@@ -112,6 +112,21 @@ func init() {
 		{"zscore", 3, flagShared, cmdZScore},
 		{"zcard", 2, flagShared, cmdZCard},
 
+		// Streams. XREADGROUP and XAUTOCLAIM never reach a replica: a
+		// primary propagates their effects as XCLAIM and XGROUP.
+		{"xadd", -5, flagWrite, cmdXAdd},
+		{"xtrim", -4, flagWrite, cmdXTrim},
+		{"xdel", -3, flagWrite, cmdXDel},
+		{"xsetid", -3, flagWrite, cmdXSetID},
+		{"xgroup", -2, flagWrite, cmdXGroup},
+		{"xack", -4, flagWrite, cmdXAck},
+		{"xclaim", -6, flagWrite, cmdXClaim},
+		{"xrange", -4, flagShared, cmdXRange},
+		{"xrevrange", -4, flagShared, cmdXRevRange},
+		{"xlen", 2, flagShared, cmdXLen},
+		{"xinfo", -2, flagShared, cmdXInfo},
+		{"xpending", -3, flagShared, cmdXPending},
+
 		// Databases.
 		{"select", 2, flagShared, cmdSelect},
 		{"flushdb", -1, flagWrite, cmdFlushDB},

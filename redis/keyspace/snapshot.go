@@ -163,6 +163,8 @@ func objectFromValue(gen uint64, v Value) (*object, error) {
 		}
 		slices.SortFunc(o.zset.sorted, zcmp)
 		return o, nil
+	case TypeStream:
+		return streamFromValue(gen, v.Stream)
 	}
 	return nil, invalid("type %v", v.Type)
 }
@@ -245,8 +247,46 @@ func (k *Keyspace) Digest() string {
 				writeBytes([]byte(m.Member))
 				writeInt(int64(math.Float64bits(m.Score)))
 			}
+		case TypeStream:
+			digestStream(writeInt, writeBytes, v.Stream)
 		}
 		return nil
 	})
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// digestStream hashes what a replica must agree on: entries, IDs, counters
+// and groups with their PELs; not consumers' seen times, which each server
+// sets from its own clock.
+func digestStream(writeInt func(int64), writeBytes func([]byte), s *Stream) {
+	writeID := func(id StreamID) { writeInt(int64(id.Ms)); writeInt(int64(id.Seq)) }
+	writeInt(int64(len(s.Entries)))
+	for _, e := range s.Entries {
+		writeID(e.ID)
+		writeInt(int64(len(e.Fields)))
+		for _, f := range e.Fields {
+			writeBytes(f)
+		}
+	}
+	writeID(s.LastID)
+	writeID(s.FirstID)
+	writeID(s.MaxDeletedID)
+	writeInt(int64(s.EntriesAdded))
+	writeInt(int64(len(s.Groups)))
+	for _, g := range s.Groups {
+		writeBytes([]byte(g.Name))
+		writeID(g.LastID)
+		writeInt(g.EntriesRead)
+		writeInt(int64(len(g.Pending)))
+		for _, p := range g.Pending {
+			writeID(p.ID)
+			writeBytes([]byte(p.Consumer))
+			writeInt(p.DeliveryTime)
+			writeInt(int64(p.DeliveryCount))
+		}
+		writeInt(int64(len(g.Consumers)))
+		for _, c := range g.Consumers {
+			writeBytes([]byte(c.Name))
+		}
+	}
 }
