@@ -57,6 +57,20 @@ func (s *Snapshot) DBLen(db int) (keys, withTTL int) {
 	return len(s.dbs[db].keys), len(s.dbs[db].expires)
 }
 
+// TypeCount returns how many keys of database db hold values of type t.
+func (s *Snapshot) TypeCount(db int, t Type) int {
+	if db < 0 || db >= NumDBs {
+		return 0
+	}
+	n := 0
+	for _, o := range s.dbs[db].keys {
+		if o.typ == t {
+			n++
+		}
+	}
+	return n
+}
+
 // Each calls fn for every key, by database and then key in byte order, with
 // its value and its absolute expiry in unix ms (NoExpire for none). It stops
 // at and returns the first error fn returns. The Value shares memory with

@@ -372,3 +372,12 @@ func parseUint(s string) (uint64, bool) {
 func invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidValue, fmt.Sprintf(format, args...))
 }
+
+// EstimateEntriesRead is the entries-read counter Redis 7.0 gives a
+// consumer group whose last delivered ID is id when it loads the group from
+// an RDB older than version 10, which did not store it; -1 means unknown.
+func EstimateEntriesRead(s *Stream, id StreamID) int64 {
+	st := &stream{entries: s.Entries, lastID: s.LastID, firstID: s.FirstID,
+		maxDeleted: s.MaxDeletedID, entriesAdded: s.EntriesAdded}
+	return st.estimateDistance(id)
+}

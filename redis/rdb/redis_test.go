@@ -71,18 +71,42 @@ func TestLoadRealRedisRDB(t *testing.T) {
 	assert.Equal(t, dump(t, ks), dump(t, again))
 }
 
-func TestLoadRealRedisRejectsStreams(t *testing.T) {
+func TestLoadRealRedisStreams(t *testing.T) {
 	srv := resptest.Start(t, resptest.Options{})
 	cli := srv.Dial(t)
-	cli.MustDo(t, "SET", "k", "v")
-	cli.MustDo(t, "XADD", "st", "*", "f", "v")
+	for _, c := range streamFillScript() {
+		v, err := cli.DoBytes(c...)
+		require.NoError(t, err, "%q", c)
+		require.NotEqual(t, resp.KindError, v.Kind, "%q: %v", c, v)
+	}
 	cli.MustDo(t, "SAVE")
 	b, err := os.ReadFile(filepath.Join(srv.Dir, "dump.rdb"))
 	require.NoError(t, err)
-	_, _, err = LoadBytes(b, clock.New())
-	assert.ErrorIs(t, err, ErrUnsupported)
-	assert.NotErrorIs(t, err, ErrCorrupt)
-	assert.Contains(t, err.Error(), "stream")
+	ks, info, err := LoadBytes(b, clock.New())
+	require.NoError(t, err)
+	assert.Equal(t, 6, info.Keys)
+	want := readBack(t, clientDoer(t, cli))
+	streams := 0
+	for _, v := range want {
+		if strings.HasPrefix(v, "stream ") && strings.Contains(v, "entries") {
+			streams++
+		}
+	}
+	require.Equal(t, 6, streams, "every stream reads back through XINFO STREAM FULL")
+	assert.Equal(t, want, readBack(t, ksDoer(t, ks)))
+
+	// Our writer's streams load back into us and into a real server.
+	out := writeRDB(t, ks, "", 0)
+	again, _, err := LoadBytes(out, clock.New())
+	require.NoError(t, err)
+	assert.Equal(t, dump(t, ks), dump(t, again))
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "x.rdb"), out, 0o600))
+	check, err := exec.Command(resptest.Binary(t, "redis-check-rdb"), filepath.Join(dir, "x.rdb")).CombinedOutput()
+	require.NoError(t, err, "%s", check)
+	srv2 := resptest.Start(t, resptest.Options{Dir: dir, DBFilename: "x.rdb"})
+	assert.Equal(t, want, readBack(t, clientDoer(t, srv2.Dial(t))))
 }
 
 // TestReplicateFromRealRedis plays a replica of a real primary with all
