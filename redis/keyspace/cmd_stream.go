@@ -50,19 +50,19 @@ func idReply(id StreamID) Reply { return bulkStr(id.String()) }
 
 // trimArgs is a parsed MAXLEN/MINID clause.
 type trimArgs struct {
-	strategy    byte // 0, 'l' (MAXLEN), 'm' (MINID)
-	approx      bool
-	maxlen      int64
-	minid       StreamID
-	argIdx      int // index of the threshold argument
-	limit       int64
-	limitGiven  bool
-	noMkStream  bool
-	id          StreamID
-	idGiven     bool
-	seqGiven    bool
-	idPos       int
-	errorReply  *Reply
+	strategy   byte // 0, 'l' (MAXLEN), 'm' (MINID)
+	approx     bool
+	maxlen     int64
+	minid      StreamID
+	argIdx     int // index of the threshold argument
+	limit      int64
+	limitGiven bool
+	noMkStream bool
+	id         StreamID
+	idGiven    bool
+	seqGiven   bool
+	idPos      int
+	errorReply *Reply
 }
 
 // parseAddOrTrim is streamParseAddOrTrimArgsOrReply.
