@@ -140,6 +140,7 @@ func init() {
 		{"exec", 1, flagShared, cmdExecMarker},
 		// A primary propagates PUBLISH; a keyspace has no subscribers.
 		{"publish", 3, flagShared, cmdPublish},
+		{"spublish", 3, flagShared, cmdPublish},
 	} {
 		commandTable[c.name] = c
 	}

@@ -1,0 +1,182 @@
+package keyspace
+
+//go:generate go test -run TestCoverageAgainstRedis -update-coverage .
+
+// CoverageStatus says how a replica of a Redis 7.0 primary meets a write
+// command.
+type CoverageStatus string
+
+const (
+	// CoverageApplied: the primary streams the command (possibly
+	// rewritten, see Note) and the keyspace applies it.
+	CoverageApplied CoverageStatus = "applied"
+	// CoverageRewritten: the command never reaches a replica; the primary
+	// propagates its effects as other commands, named in Note.
+	CoverageRewritten CoverageStatus = "rewritten"
+	// CoverageUnsupported: the command can reach a replica and the
+	// keyspace cannot apply it yet. A replica skips it, logs it once and
+	// counts it (replsm_unapplied_commands in INFO) instead of looping
+	// through full syncs.
+	CoverageUnsupported CoverageStatus = "unsupported"
+)
+
+// CoverageEntry accounts for one command as COMMAND names it (subcommands
+// as "container|sub").
+type CoverageEntry struct {
+	Command string
+	Status  CoverageStatus
+	Note    string
+}
+
+// Coverage lists every command redis-server 7.0.15 flags "write", plus the
+// commands without that flag that a primary's stream carries. The test
+// TestCoverageAgainstRedis fails when the installed server reports a write
+// command missing here, or when an entry's status disagrees with the
+// command table; COVERAGE.md is generated from it.
+var Coverage = []CoverageEntry{
+	// Strings.
+	{"append", CoverageApplied, ""},
+	{"bitfield", CoverageUnsupported, "propagated verbatim; bit-field arithmetic not implemented"},
+	{"bitop", CoverageUnsupported, "propagated verbatim"},
+	{"decr", CoverageApplied, ""},
+	{"decrby", CoverageApplied, ""},
+	{"getdel", CoverageApplied, "a primary propagates DEL"},
+	{"getex", CoverageRewritten, "PEXPIREAT, PERSIST, or DEL/UNLINK for an expiry in the past"},
+	{"getset", CoverageApplied, "a primary propagates SET"},
+	{"incr", CoverageApplied, ""},
+	{"incrby", CoverageApplied, ""},
+	{"incrbyfloat", CoverageApplied, "a primary propagates SET key value KEEPTTL"},
+	{"mset", CoverageApplied, ""},
+	{"msetnx", CoverageApplied, ""},
+	{"psetex", CoverageApplied, "a primary propagates SET ... PXAT"},
+	{"set", CoverageApplied, "EX/PX/EXAT become PXAT; GET is dropped"},
+	{"setbit", CoverageUnsupported, "propagated verbatim"},
+	{"setex", CoverageApplied, "a primary propagates SET ... PXAT"},
+	{"setnx", CoverageApplied, ""},
+	{"setrange", CoverageUnsupported, "propagated verbatim"},
+
+	// Keys.
+	{"copy", CoverageUnsupported, "propagated verbatim"},
+	{"del", CoverageApplied, ""},
+	{"expire", CoverageApplied, "a primary propagates PEXPIREAT, or DEL/UNLINK for a past time"},
+	{"expireat", CoverageApplied, "a primary propagates PEXPIREAT, or DEL/UNLINK for a past time"},
+	{"migrate", CoverageRewritten, "the source propagates DEL of the moved keys (none with COPY); the target gets RESTORE-ASKING"},
+	{"move", CoverageUnsupported, "propagated verbatim"},
+	{"persist", CoverageApplied, ""},
+	{"pexpire", CoverageApplied, "a primary propagates PEXPIREAT, or DEL/UNLINK for a past time"},
+	{"pexpireat", CoverageApplied, ""},
+	{"rename", CoverageApplied, ""},
+	{"renamenx", CoverageApplied, ""},
+	{"restore", CoverageUnsupported, "propagated with ABSTTL; needs the DUMP payload decoder"},
+	{"restore-asking", CoverageUnsupported, "cluster migration target; as RESTORE"},
+	{"sort", CoverageUnsupported, "SORT ... STORE is propagated verbatim"},
+	{"unlink", CoverageApplied, ""},
+
+	// Lists.
+	{"blmove", CoverageRewritten, "LMOVE"},
+	{"blmpop", CoverageRewritten, "LPOP/RPOP key count"},
+	{"blpop", CoverageRewritten, "LPOP key"},
+	{"brpop", CoverageRewritten, "RPOP key"},
+	{"brpoplpush", CoverageRewritten, "RPOPLPUSH"},
+	{"linsert", CoverageUnsupported, "propagated verbatim"},
+	{"lmove", CoverageUnsupported, "propagated verbatim"},
+	{"lmpop", CoverageRewritten, "LPOP/RPOP key count"},
+	{"lpop", CoverageApplied, ""},
+	{"lpush", CoverageApplied, ""},
+	{"lpushx", CoverageApplied, ""},
+	{"lrem", CoverageApplied, ""},
+	{"lset", CoverageApplied, ""},
+	{"ltrim", CoverageApplied, ""},
+	{"rpop", CoverageApplied, ""},
+	{"rpoplpush", CoverageUnsupported, "propagated verbatim"},
+	{"rpush", CoverageApplied, ""},
+	{"rpushx", CoverageApplied, ""},
+
+	// Hashes.
+	{"hdel", CoverageApplied, ""},
+	{"hincrby", CoverageApplied, ""},
+	{"hincrbyfloat", CoverageApplied, "a primary propagates HSET with the result"},
+	{"hmset", CoverageApplied, ""},
+	{"hset", CoverageApplied, ""},
+	{"hsetnx", CoverageApplied, ""},
+
+	// Sets.
+	{"sadd", CoverageApplied, ""},
+	{"sdiffstore", CoverageUnsupported, "propagated verbatim"},
+	{"sinterstore", CoverageUnsupported, "propagated verbatim"},
+	{"smove", CoverageUnsupported, "propagated verbatim"},
+	{"spop", CoverageRewritten, "SREM of the popped members, or DEL when the set is emptied"},
+	{"srem", CoverageApplied, ""},
+	{"sunionstore", CoverageUnsupported, "propagated verbatim"},
+
+	// Sorted sets.
+	{"bzmpop", CoverageRewritten, "ZPOPMIN/ZPOPMAX key count"},
+	{"bzpopmax", CoverageRewritten, "ZPOPMAX key"},
+	{"bzpopmin", CoverageRewritten, "ZPOPMIN key"},
+	{"zadd", CoverageApplied, "NX/XX/GT/LT/CH/INCR"},
+	{"zdiffstore", CoverageUnsupported, "propagated verbatim"},
+	{"zincrby", CoverageApplied, ""},
+	{"zinterstore", CoverageUnsupported, "propagated verbatim"},
+	{"zmpop", CoverageRewritten, "ZPOPMIN/ZPOPMAX key count"},
+	{"zpopmax", CoverageUnsupported, "propagated verbatim"},
+	{"zpopmin", CoverageUnsupported, "propagated verbatim"},
+	{"zrangestore", CoverageUnsupported, "propagated verbatim"},
+	{"zrem", CoverageApplied, ""},
+	{"zremrangebylex", CoverageUnsupported, "propagated verbatim"},
+	{"zremrangebyrank", CoverageUnsupported, "propagated verbatim"},
+	{"zremrangebyscore", CoverageUnsupported, "propagated verbatim"},
+	{"zunionstore", CoverageUnsupported, "propagated verbatim"},
+
+	// HyperLogLog and geo (encodings of strings and sorted sets).
+	{"pfadd", CoverageUnsupported, "propagated verbatim; needs Redis's exact sparse/dense bytes"},
+	{"pfdebug", CoverageUnsupported, "debugging; TODENSE is propagated verbatim"},
+	{"pfmerge", CoverageUnsupported, "propagated verbatim"},
+	{"geoadd", CoverageUnsupported, "propagated verbatim"},
+	{"georadius", CoverageUnsupported, "with STORE/STOREDIST, propagated verbatim"},
+	{"georadiusbymember", CoverageUnsupported, "with STORE/STOREDIST, propagated verbatim"},
+	{"geosearchstore", CoverageUnsupported, "propagated verbatim"},
+
+	// Streams.
+	{"xack", CoverageApplied, ""},
+	{"xadd", CoverageApplied, "a primary propagates the generated ID and exact trimming (= and the resulting threshold)"},
+	{"xautoclaim", CoverageRewritten, "XCLAIM ... FORCE JUSTID LASTID per claimed or deleted entry"},
+	{"xclaim", CoverageApplied, "a primary propagates XCLAIM ... TIME RETRYCOUNT FORCE JUSTID LASTID per entry, or XGROUP SETID"},
+	{"xdel", CoverageApplied, ""},
+	{"xgroup|create", CoverageApplied, ""},
+	{"xgroup|createconsumer", CoverageApplied, ""},
+	{"xgroup|delconsumer", CoverageApplied, ""},
+	{"xgroup|destroy", CoverageApplied, ""},
+	{"xgroup|setid", CoverageApplied, ""},
+	{"xreadgroup", CoverageRewritten, "XCLAIM per delivered entry, XGROUP SETID (NOACK), XGROUP CREATECONSUMER"},
+	{"xsetid", CoverageApplied, ""},
+	{"xtrim", CoverageApplied, "a primary propagates exact trimming"},
+
+	// Databases and server.
+	{"flushall", CoverageApplied, ""},
+	{"flushdb", CoverageApplied, ""},
+	{"swapdb", CoverageUnsupported, "propagated verbatim"},
+
+	// Functions: propagated verbatim; FCALL's effects arrive as commands.
+	{"function|delete", CoverageUnsupported, "libraries are not kept"},
+	{"function|flush", CoverageUnsupported, "libraries are not kept"},
+	{"function|load", CoverageUnsupported, "libraries are not kept"},
+	{"function|restore", CoverageUnsupported, "libraries are not kept"},
+}
+
+// StreamCoverage lists what a primary's stream carries besides write
+// commands; the coverage test checks each against the server too.
+var StreamCoverage = []CoverageEntry{
+	{"eval", CoverageRewritten, "7.0 replicates a script's effects, wrapped in MULTI/EXEC"},
+	{"evalsha", CoverageRewritten, "as EVAL"},
+	{"eval_ro", CoverageRewritten, "read-only: nothing to propagate"},
+	{"evalsha_ro", CoverageRewritten, "read-only: nothing to propagate"},
+	{"fcall", CoverageRewritten, "the function's effects, wrapped in MULTI/EXEC"},
+	{"fcall_ro", CoverageRewritten, "read-only: nothing to propagate"},
+	{"multi", CoverageApplied, "MULTI ... EXEC is applied as one atomic step"},
+	{"exec", CoverageApplied, "ends the transaction"},
+	{"select", CoverageApplied, ""},
+	{"ping", CoverageApplied, "the primary's keepalive"},
+	{"publish", CoverageApplied, "no subscribers on a replica's keyspace"},
+	{"spublish", CoverageApplied, "as PUBLISH"},
+	{"pfcount", CoverageUnsupported, "propagated when it refreshes the cached cardinality"},
+}
