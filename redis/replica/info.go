@@ -119,6 +119,15 @@ func writeShardFields(b *strings.Builder, sh *shard, nowNano int64) {
 	if ss.LastFailure != nil {
 		fmt.Fprintf(b, "replsm_last_failure:%s\r\n", oneLine(ss.LastFailure.Error()))
 	}
+	writeUnapplied(b, ss)
+}
+
+// writeUnapplied reports commands the shard skipped (issue 10).
+func writeUnapplied(b *strings.Builder, ss ShardStats) {
+	fmt.Fprintf(b, "replsm_unapplied_commands:%d\r\n", ss.Unapplied)
+	if ss.LastUnapplied != "" {
+		fmt.Fprintf(b, "replsm_last_unapplied:%s\r\n", oneLine(ss.LastUnapplied))
+	}
 }
 
 func (r *Replica) writeKeyspace(b *strings.Builder, st *connState) {
