@@ -124,7 +124,7 @@ func TestApplierFailures(t *testing.T) {
 func TestApplierSkipsWhatItCannotApply(t *testing.T) {
 	tests := []struct {
 		name, data, msg string
-		applied        uint64
+		applied         uint64
 	}{
 		{"unknown command", cmd("SET", "k", "v") + cmd("FROBNICATE", "k") + cmd("SET", "after", "1"), `"FROBNICATE" at offset 28`, 2},
 		{"read command", cmd("GET", "k") + cmd("SET", "after", "1"), "not a write command", 1},
