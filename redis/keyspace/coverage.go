@@ -37,7 +37,7 @@ var Coverage = []CoverageEntry{
 	// Strings.
 	{"append", CoverageApplied, ""},
 	{"bitfield", CoverageUnsupported, "propagated verbatim; bit-field arithmetic not implemented"},
-	{"bitop", CoverageUnsupported, "propagated verbatim"},
+	{"bitop", CoverageApplied, ""},
 	{"decr", CoverageApplied, ""},
 	{"decrby", CoverageApplied, ""},
 	{"getdel", CoverageApplied, "a primary propagates DEL"},
@@ -50,18 +50,18 @@ var Coverage = []CoverageEntry{
 	{"msetnx", CoverageApplied, ""},
 	{"psetex", CoverageApplied, "a primary propagates SET ... PXAT"},
 	{"set", CoverageApplied, "EX/PX/EXAT become PXAT; GET is dropped"},
-	{"setbit", CoverageUnsupported, "propagated verbatim"},
+	{"setbit", CoverageApplied, ""},
 	{"setex", CoverageApplied, "a primary propagates SET ... PXAT"},
 	{"setnx", CoverageApplied, ""},
-	{"setrange", CoverageUnsupported, "propagated verbatim"},
+	{"setrange", CoverageApplied, ""},
 
 	// Keys.
-	{"copy", CoverageUnsupported, "propagated verbatim"},
+	{"copy", CoverageApplied, ""},
 	{"del", CoverageApplied, ""},
 	{"expire", CoverageApplied, "a primary propagates PEXPIREAT, or DEL/UNLINK for a past time"},
 	{"expireat", CoverageApplied, "a primary propagates PEXPIREAT, or DEL/UNLINK for a past time"},
 	{"migrate", CoverageRewritten, "the source propagates DEL of the moved keys (none with COPY); the target gets RESTORE-ASKING"},
-	{"move", CoverageUnsupported, "propagated verbatim"},
+	{"move", CoverageApplied, ""},
 	{"persist", CoverageApplied, ""},
 	{"pexpire", CoverageApplied, "a primary propagates PEXPIREAT, or DEL/UNLINK for a past time"},
 	{"pexpireat", CoverageApplied, ""},
@@ -78,8 +78,8 @@ var Coverage = []CoverageEntry{
 	{"blpop", CoverageRewritten, "LPOP key"},
 	{"brpop", CoverageRewritten, "RPOP key"},
 	{"brpoplpush", CoverageRewritten, "RPOPLPUSH"},
-	{"linsert", CoverageUnsupported, "propagated verbatim"},
-	{"lmove", CoverageUnsupported, "propagated verbatim"},
+	{"linsert", CoverageApplied, ""},
+	{"lmove", CoverageApplied, ""},
 	{"lmpop", CoverageRewritten, "LPOP/RPOP key count"},
 	{"lpop", CoverageApplied, ""},
 	{"lpush", CoverageApplied, ""},
@@ -88,7 +88,7 @@ var Coverage = []CoverageEntry{
 	{"lset", CoverageApplied, ""},
 	{"ltrim", CoverageApplied, ""},
 	{"rpop", CoverageApplied, ""},
-	{"rpoplpush", CoverageUnsupported, "propagated verbatim"},
+	{"rpoplpush", CoverageApplied, ""},
 	{"rpush", CoverageApplied, ""},
 	{"rpushx", CoverageApplied, ""},
 
@@ -102,30 +102,30 @@ var Coverage = []CoverageEntry{
 
 	// Sets.
 	{"sadd", CoverageApplied, ""},
-	{"sdiffstore", CoverageUnsupported, "propagated verbatim"},
-	{"sinterstore", CoverageUnsupported, "propagated verbatim"},
-	{"smove", CoverageUnsupported, "propagated verbatim"},
+	{"sdiffstore", CoverageApplied, ""},
+	{"sinterstore", CoverageApplied, ""},
+	{"smove", CoverageApplied, ""},
 	{"spop", CoverageRewritten, "SREM of the popped members, or DEL when the set is emptied"},
 	{"srem", CoverageApplied, ""},
-	{"sunionstore", CoverageUnsupported, "propagated verbatim"},
+	{"sunionstore", CoverageApplied, ""},
 
 	// Sorted sets.
 	{"bzmpop", CoverageRewritten, "ZPOPMIN/ZPOPMAX key count"},
 	{"bzpopmax", CoverageRewritten, "ZPOPMAX key"},
 	{"bzpopmin", CoverageRewritten, "ZPOPMIN key"},
 	{"zadd", CoverageApplied, "NX/XX/GT/LT/CH/INCR"},
-	{"zdiffstore", CoverageUnsupported, "propagated verbatim"},
+	{"zdiffstore", CoverageApplied, ""},
 	{"zincrby", CoverageApplied, ""},
-	{"zinterstore", CoverageUnsupported, "propagated verbatim"},
+	{"zinterstore", CoverageApplied, ""},
 	{"zmpop", CoverageRewritten, "ZPOPMIN/ZPOPMAX key count"},
-	{"zpopmax", CoverageUnsupported, "propagated verbatim"},
-	{"zpopmin", CoverageUnsupported, "propagated verbatim"},
+	{"zpopmax", CoverageApplied, ""},
+	{"zpopmin", CoverageApplied, ""},
 	{"zrangestore", CoverageUnsupported, "propagated verbatim"},
 	{"zrem", CoverageApplied, ""},
-	{"zremrangebylex", CoverageUnsupported, "propagated verbatim"},
-	{"zremrangebyrank", CoverageUnsupported, "propagated verbatim"},
-	{"zremrangebyscore", CoverageUnsupported, "propagated verbatim"},
-	{"zunionstore", CoverageUnsupported, "propagated verbatim"},
+	{"zremrangebylex", CoverageApplied, ""},
+	{"zremrangebyrank", CoverageApplied, ""},
+	{"zremrangebyscore", CoverageApplied, ""},
+	{"zunionstore", CoverageApplied, ""},
 
 	// HyperLogLog and geo (encodings of strings and sorted sets).
 	{"pfadd", CoverageUnsupported, "propagated verbatim; needs Redis's exact sparse/dense bytes"},
@@ -154,13 +154,13 @@ var Coverage = []CoverageEntry{
 	// Databases and server.
 	{"flushall", CoverageApplied, ""},
 	{"flushdb", CoverageApplied, ""},
-	{"swapdb", CoverageUnsupported, "propagated verbatim"},
+	{"swapdb", CoverageApplied, ""},
 
 	// Functions: propagated verbatim; FCALL's effects arrive as commands.
-	{"function|delete", CoverageUnsupported, "libraries are not kept"},
-	{"function|flush", CoverageUnsupported, "libraries are not kept"},
-	{"function|load", CoverageUnsupported, "libraries are not kept"},
-	{"function|restore", CoverageUnsupported, "libraries are not kept"},
+	{"function|delete", CoverageApplied, "accepted; a replica keeps no libraries"},
+	{"function|flush", CoverageApplied, "accepted; a replica keeps no libraries"},
+	{"function|load", CoverageApplied, "accepted; a replica keeps no libraries"},
+	{"function|restore", CoverageApplied, "accepted; a replica keeps no libraries"},
 }
 
 // StreamCoverage lists what a primary's stream carries besides write
