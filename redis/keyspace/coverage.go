@@ -131,7 +131,7 @@ var Coverage = []CoverageEntry{
 	{"pfadd", CoverageUnsupported, "propagated verbatim; needs Redis's exact sparse/dense bytes"},
 	{"pfdebug", CoverageUnsupported, "debugging; TODENSE is propagated verbatim"},
 	{"pfmerge", CoverageUnsupported, "propagated verbatim"},
-	{"geoadd", CoverageUnsupported, "propagated verbatim"},
+	{"geoadd", CoverageRewritten, "ZADD key score member, the score being the 52-bit geohash"},
 	{"georadius", CoverageUnsupported, "with STORE/STOREDIST, propagated verbatim"},
 	{"georadiusbymember", CoverageUnsupported, "with STORE/STOREDIST, propagated verbatim"},
 	{"geosearchstore", CoverageUnsupported, "propagated verbatim"},
