@@ -53,6 +53,11 @@ func init() {
 		{"getbit", 3, flagShared, cmdGetBit},
 		{"bitcount", -2, flagShared, cmdBitCount},
 		{"bitop", -4, flagWrite, cmdBitOp},
+		// HyperLogLog. PFCOUNT writes: it caches the cardinality in the
+		// string, and a primary propagates that.
+		{"pfadd", -2, flagWrite, cmdPFAdd},
+		{"pfcount", -2, flagWrite, cmdPFCount},
+		{"pfmerge", -2, flagWrite, cmdPFMerge},
 
 		// Keys and expiry.
 		{"del", -2, flagWrite, cmdDel},

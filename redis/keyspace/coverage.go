@@ -128,9 +128,9 @@ var Coverage = []CoverageEntry{
 	{"zunionstore", CoverageApplied, ""},
 
 	// HyperLogLog and geo (encodings of strings and sorted sets).
-	{"pfadd", CoverageUnsupported, "propagated verbatim; needs Redis's exact sparse/dense bytes"},
+	{"pfadd", CoverageApplied, "sparse and dense bytes identical to Redis's"},
 	{"pfdebug", CoverageUnsupported, "debugging; TODENSE is propagated verbatim"},
-	{"pfmerge", CoverageUnsupported, "propagated verbatim"},
+	{"pfmerge", CoverageApplied, ""},
 	{"geoadd", CoverageRewritten, "ZADD key score member, the score being the 52-bit geohash"},
 	{"georadius", CoverageUnsupported, "with STORE/STOREDIST, propagated verbatim"},
 	{"georadiusbymember", CoverageUnsupported, "with STORE/STOREDIST, propagated verbatim"},
@@ -178,5 +178,5 @@ var StreamCoverage = []CoverageEntry{
 	{"ping", CoverageApplied, "the primary's keepalive"},
 	{"publish", CoverageApplied, "no subscribers on a replica's keyspace"},
 	{"spublish", CoverageApplied, "as PUBLISH"},
-	{"pfcount", CoverageUnsupported, "propagated when it refreshes the cached cardinality"},
+	{"pfcount", CoverageApplied, "propagated when it refreshes the cached cardinality"},
 }

@@ -104,7 +104,9 @@ func (r *Replica) handle(c *server.Conn, args [][]byte) error {
 	case "multi", "exec", "discard", "watch":
 		return c.WriteErrorf("ERR %s is not supported on this replica", strings.ToUpper(name))
 	}
-	if keyspace.IsWrite(name) {
+	// PFCOUNT is a write only in that it caches the cardinality; Redis
+	// serves it on a read-only replica too.
+	if keyspace.IsWrite(name) && name != "pfcount" {
 		return c.WriteError(readOnlyReply)
 	}
 	if len(args) < 2 || !isKnown(name) {
