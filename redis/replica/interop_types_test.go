@@ -77,8 +77,8 @@ func everyTypeScript(p string) [][]string {
 }
 
 // unappliedScript holds what a real primary streams that this replica does
-// not apply yet (see keyspace.Coverage): HyperLogLog and geo writes and
-// RESTORE. They are skipped and counted, never a reason for a full sync.
+// not apply yet (see keyspace.Coverage): PFDEBUG TODENSE here, RESTORE in
+// the test. They are skipped and counted, never a reason for a full sync.
 func unappliedScript(p string) [][]string {
 	k := func(s string) string { return p + ":" + s }
 	return [][]string{
