@@ -21,8 +21,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&opts.Shards, "shards", opts.Shards, "number of primaries (one replica shard each), at least 3")
 	fs.IntVar(&opts.WriteRate, "rate", opts.WriteRate, "write commands per second per primary")
 	fs.DurationVar(&opts.PhaseWait, "phase-timeout", opts.PhaseWait, "the longest any phase may take")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 || opts.Shards < 3 || opts.WriteRate < 1 || opts.PhaseWait <= 0 {
 		fmt.Fprintln(stderr, "replsm demo: need --shards >= 3, --rate >= 1, --phase-timeout > 0 and no arguments")

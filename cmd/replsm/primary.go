@@ -28,8 +28,8 @@ func runPrimary(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	timeout := fs.Duration("repl-timeout", def.ReplTimeout, "drop a replica silent for this long (repl-timeout)")
 	eof := fs.Bool("diskless-eof", false, "send snapshots EOF-marked to replicas that announce capa eof")
 	verbose := fs.Bool("v", false, "log debug events")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "replsm primary: unexpected argument %q\n", fs.Arg(0))
