@@ -77,6 +77,8 @@ func init() {
 		{"renamenx", 3, flagWrite, cmdRenameNX},
 		{"copy", -3, flagWrite, cmdCopy},
 		{"move", 3, flagWrite, cmdMove},
+		{"restore", -4, flagWrite, cmdRestore},
+		{"restore-asking", -4, flagWrite, cmdRestore},
 		{"keys", 2, flagShared, cmdKeys},
 		// SCAN takes the exclusive lock: it may rebuild the scan index.
 		{"scan", -2, 0, cmdScan},

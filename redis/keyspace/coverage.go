@@ -67,8 +67,8 @@ var Coverage = []CoverageEntry{
 	{"pexpireat", CoverageApplied, ""},
 	{"rename", CoverageApplied, ""},
 	{"renamenx", CoverageApplied, ""},
-	{"restore", CoverageUnsupported, "propagated with ABSTTL; needs the DUMP payload decoder"},
-	{"restore-asking", CoverageUnsupported, "cluster migration target; as RESTORE"},
+	{"restore", CoverageApplied, "a primary propagates an absolute TTL with ABSTTL; the payload is decoded by redis/rdb"},
+	{"restore-asking", CoverageApplied, "cluster migration target; as RESTORE"},
 	{"sort", CoverageUnsupported, "SORT ... STORE is propagated verbatim"},
 	{"unlink", CoverageApplied, ""},
 

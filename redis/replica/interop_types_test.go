@@ -77,8 +77,9 @@ func everyTypeScript(p string) [][]string {
 }
 
 // unappliedScript holds what a real primary streams that this replica does
-// not apply yet (see keyspace.Coverage): PFDEBUG TODENSE here, RESTORE in
-// the test. They are skipped and counted, never a reason for a full sync.
+// not apply (see keyspace.Coverage): PFDEBUG TODENSE, which changes an
+// HLL's encoding. It is skipped and counted, never a reason for a full
+// sync; the test then deletes the HLL it touched.
 func unappliedScript(p string) [][]string {
 	k := func(s string) string { return p + ":" + s }
 	return [][]string{
@@ -139,11 +140,12 @@ func TestInteropEveryTypeAndCommandMatchesARealReplica(t *testing.T) {
 	payload, err := pc.Dump(ctx, "post:s").Result()
 	require.NoError(t, err)
 	require.NoError(t, pc.Restore(ctx, "post:restored", 0, payload).Err())
-	skipped++
+	require.NoError(t, pc.Restore(ctx, "post:restored-ttl", time.Hour, payload).Err())
+	post += 2
 	require.NoError(t, redistest.FillAllTypes(ctx, pc, "fill2", 50))
 	// The skipped commands' keys are the one difference; without them the
 	// data must match exactly.
-	post += runScript(t, ctx, pc, [][]string{{"DEL", "post:restored", "post:hll"}, {"SET", "post:after-skipped", "v"}, {"SELECT", "5"}, {"SET", "post:db5", "v"},
+	post += runScript(t, ctx, pc, [][]string{{"DEL", "post:hll"}, {"SET", "post:after-skipped", "v"}, {"SELECT", "5"}, {"SET", "post:db5", "v"},
 		{"FLUSHDB"}, {"SWAPDB", "5", "6"}, {"SELECT", "3"}, {"SET", "post:db3", "v"}})
 	compare("after the stream")
 	var st ShardStats
@@ -154,6 +156,6 @@ func TestInteropEveryTypeAndCommandMatchesARealReplica(t *testing.T) {
 	assert.Equal(t, uint64(skipped), st.Unapplied, "last: %s", st.LastUnapplied)
 	info, err := ours.Info(ctx, "replication").Result()
 	require.NoError(t, err)
-	assert.Contains(t, info, "replsm_unapplied_commands:2")
+	assert.Contains(t, info, "replsm_unapplied_commands:1")
 	t.Logf("differential: %d commands before the full sync, %d streamed, %d skipped and counted; digests equal (primary, real replica, ours)", pre, post, skipped)
 }
