@@ -58,6 +58,7 @@ func init() {
 		{"pfadd", -2, flagWrite, cmdPFAdd},
 		{"pfcount", -2, flagWrite, cmdPFCount},
 		{"pfmerge", -2, flagWrite, cmdPFMerge},
+		{"pfdebug", 3, flagWrite, cmdPFDebug},
 
 		// Keys and expiry.
 		{"del", -2, flagWrite, cmdDel},

@@ -129,7 +129,7 @@ var Coverage = []CoverageEntry{
 
 	// HyperLogLog and geo (encodings of strings and sorted sets).
 	{"pfadd", CoverageApplied, "sparse and dense bytes identical to Redis's"},
-	{"pfdebug", CoverageUnsupported, "debugging; TODENSE is propagated verbatim"},
+	{"pfdebug", CoverageApplied, "GETREG and TODENSE propagate when they make an HLL dense"},
 	{"pfmerge", CoverageApplied, ""},
 	{"geoadd", CoverageRewritten, "ZADD key score member, the score being the 52-bit geohash"},
 	{"georadius", CoverageUnsupported, "with STORE/STOREDIST, propagated verbatim"},

@@ -3,6 +3,8 @@ package keyspace
 import (
 	"encoding/binary"
 	"math"
+
+	"github.com/replsm/replsm/redis/resp"
 )
 
 // HyperLogLogs are strings whose bytes must be exactly Redis's: a replica
@@ -573,4 +575,59 @@ func cmdPFMerge(c *execCtx, args [][]byte) Reply {
 	c.setValue(args[1], newString(c.gen(), s), true)
 	c.dirty++
 	return okReply()
+}
+
+// cmdPFDebug is pfdebugCommand. GETREG and TODENSE turn a sparse HLL
+// dense, and a primary propagates them when they do.
+func cmdPFDebug(c *execCtx, args [][]byte) Reply {
+	if len(args) != 3 {
+		return arityReply("pfdebug")
+	}
+	o := c.lookupWrite(args[2])
+	if o == nil {
+		return errReply("ERR The specified key does not exist")
+	}
+	if o.typ != TypeString {
+		return wrongType()
+	}
+	if !isHLL(o.str) {
+		return hllWrongType()
+	}
+	toDense := func() ([]byte, bool) {
+		if o.str[4] == hllDense {
+			return o.str, true
+		}
+		d, ok := hllSparseToDense(o.str)
+		if ok {
+			c.setValue(args[2], newString(c.gen(), d), true)
+			c.dirty++
+		}
+		return d, ok
+	}
+	switch sub := lower(args[1]); sub {
+	case "getreg":
+		d, ok := toDense()
+		if !ok {
+			return hllInvalidErr()
+		}
+		regs := make([]Reply, hllRegisters)
+		for j := range regs {
+			regs[j] = integer(int64(hllDenseGet(d[hllHdrSize:], j)))
+		}
+		return resp.Array(regs...)
+	case "encoding":
+		if o.str[4] == hllDense {
+			return resp.SimpleString("dense")
+		}
+		return resp.SimpleString("sparse")
+	case "todense":
+		if o.str[4] == hllDense {
+			return integer(0)
+		}
+		if _, ok := toDense(); !ok {
+			return hllInvalidErr()
+		}
+		return integer(1)
+	}
+	return errReply("ERR Unknown PFDEBUG subcommand '" + string(args[1]) + "'")
 }
