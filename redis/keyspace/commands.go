@@ -53,6 +53,8 @@ func init() {
 		{"getbit", 3, flagShared, cmdGetBit},
 		{"bitcount", -2, flagShared, cmdBitCount},
 		{"bitop", -4, flagWrite, cmdBitOp},
+		{"bitfield", -2, flagWrite, cmdBitField},
+		{"bitfield_ro", -2, flagShared, cmdBitFieldRO},
 		// HyperLogLog. PFCOUNT writes: it caches the cardinality in the
 		// string, and a primary propagates that.
 		{"pfadd", -2, flagWrite, cmdPFAdd},

@@ -36,7 +36,7 @@ type CoverageEntry struct {
 var Coverage = []CoverageEntry{
 	// Strings.
 	{"append", CoverageApplied, ""},
-	{"bitfield", CoverageUnsupported, "propagated verbatim; bit-field arithmetic not implemented"},
+	{"bitfield", CoverageApplied, "propagated when a SET or INCRBY changed bits"},
 	{"bitop", CoverageApplied, ""},
 	{"decr", CoverageApplied, ""},
 	{"decrby", CoverageApplied, ""},

@@ -29,6 +29,19 @@ var moreScript = [][]string{
 	{"BITOP", "NOT", "dst", "k1"}, {"GET", "dst"}, {"BITOP", "NOT", "dst", "k1", "k2"}, {"BITOP", "NAND", "dst", "k1"},
 	{"BITOP", "AND", "dst", "nope"}, {"EXISTS", "dst"}, {"LPUSH", "lst", "a"}, {"BITOP", "AND", "dst", "lst"},
 
+	// BITFIELD.
+	{"BITFIELD", "bf", "SET", "u8", "0", "200", "GET", "u8", "0", "GET", "i8", "0"}, {"GET", "bf"},
+	{"BITFIELD", "bf", "INCRBY", "u8", "0", "100", "OVERFLOW", "SAT", "INCRBY", "u8", "0", "100", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "100"},
+	{"BITFIELD", "bf", "INCRBY", "i5", "100", "1", "GET", "u4", "0", "SET", "i64", "#2", "-9223372036854775808", "INCRBY", "i64", "#2", "-1"},
+	{"BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "i64", "#2", "-1", "INCRBY", "i16", "#3", "-40000", "OVERFLOW", "WRAP", "INCRBY", "i16", "#3", "-40000"},
+	{"BITFIELD", "bf", "SET", "u63", "7", "9223372036854775807", "INCRBY", "u63", "7", "5", "OVERFLOW", "SAT", "INCRBY", "u1", "3", "-5"}, {"GET", "bf"},
+	{"BITFIELD", "bf", "SET", "u64", "0", "1"}, {"BITFIELD", "bf", "SET", "i65", "0", "1"}, {"BITFIELD", "bf", "SET", "x8", "0", "1"},
+	{"BITFIELD", "bf", "GET", "u8", "-1"}, {"BITFIELD", "bf", "GET", "u8", "#x"}, {"BITFIELD", "bf", "OVERFLOW", "MAYBE"},
+	{"BITFIELD", "bf", "BOGUS", "u8", "0"}, {"BITFIELD", "bf", "SET", "u8", "0", "x"}, {"BITFIELD", "bf"},
+	{"BITFIELD", "nobf", "GET", "u8", "0"}, {"EXISTS", "nobf"}, {"BITFIELD", "failbf", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9"}, {"GET", "failbf"},
+	{"BITFIELD_RO", "bf", "GET", "u8", "0"}, {"BITFIELD_RO", "bf", "SET", "u8", "0", "1"}, {"BITFIELD", "lst", "GET", "u8", "0"},
+	{"BITFIELD", "big", "SET", "u8", "#1000", "255"}, {"STRLEN", "big"},
+
 	// Lists.
 	{"RPUSH", "l", "a", "b", "c", "b"}, {"LINSERT", "l", "BEFORE", "b", "X"}, {"LINSERT", "l", "AFTER", "b", "Y"},
 	{"LINSERT", "l", "AFTER", "zz", "Y"}, {"LINSERT", "nope", "AFTER", "a", "Y"}, {"LINSERT", "l", "MIDDLE", "a", "Y"},
