@@ -77,7 +77,7 @@ var moreScript = [][]string{
 	{"ZINTERSTORE", "znan2", "1", "zinf", "WEIGHTS", "0"}, {"ZRANGE", "znan2", "0", "-1", "WITHSCORES"},
 
 	// Keys across databases.
-	{"SET", "c1", "v"}, {"PEXPIRE", "c1", "100000"}, {"COPY", "c1", "c2"}, {"PTTL", "c2"}, {"COPY", "c1", "c2"},
+	{"SET", "c1", "v"}, {"PEXPIRE", "c1", "100000"}, {"COPY", "c1", "c2"}, {"TTL", "c2"}, {"COPY", "c1", "c2"},
 	{"COPY", "c1", "c2", "REPLACE"}, {"COPY", "c1", "c1"}, {"COPY", "nope", "c3"}, {"COPY", "c1", "c1", "DB", "2"},
 	{"COPY", "z2", "zcopy"}, {"ZADD", "zcopy", "99", "new"}, {"ZRANGE", "z2", "0", "-1"}, {"COPY", "c1", "x", "DB", "16"},
 	{"COPY", "c1", "x", "DB", "x"}, {"COPY", "c1", "x", "BOGUS"},
