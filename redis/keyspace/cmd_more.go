@@ -908,3 +908,38 @@ func libraryName(code []byte) (string, bool) {
 	}
 	return "", false
 }
+
+// cmdZRangeStore is ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV]
+// [LIMIT offset count]: ZRANGE's selection, stored with its scores.
+func cmdZRangeStore(c *execCtx, args [][]byte) Reply {
+	for _, a := range args[5:] {
+		if lower(a) == "withscores" {
+			return syntaxErr()
+		}
+	}
+	src := args[2]
+	o, ok := c.writeTyped(src, TypeZSet)
+	if !ok {
+		return wrongType()
+	}
+	rangeArgs := append([][]byte{[]byte("ZRANGE")}, args[2:]...)
+	r := cmdZRange(c, rangeArgs)
+	if r.Kind != resp.KindArray {
+		return r
+	}
+	dst := args[1]
+	if len(r.Array) == 0 {
+		if c.db.remove(string(dst)) {
+			c.dirty++
+		}
+		return integer(0)
+	}
+	z := newZSet(c.gen())
+	for _, m := range r.Array {
+		s, _ := o.zset.score(string(m.Str))
+		z.zset.set(string(m.Str), s)
+	}
+	c.setValue(dst, z, false)
+	c.dirty++
+	return integer(int64(len(r.Array)))
+}

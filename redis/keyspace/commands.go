@@ -148,6 +148,7 @@ func init() {
 		{"zunionstore", -4, flagWrite, zsetStore(setUnion)},
 		{"zinterstore", -4, flagWrite, zsetStore(setInter)},
 		{"zdiffstore", -4, flagWrite, zsetStore(setDiff)},
+		{"zrangestore", -5, flagWrite, cmdZRangeStore},
 
 		// Streams. XREADGROUP and XAUTOCLAIM never reach a replica: a
 		// primary propagates their effects as XCLAIM and XGROUP.

@@ -120,7 +120,7 @@ var Coverage = []CoverageEntry{
 	{"zmpop", CoverageRewritten, "ZPOPMIN/ZPOPMAX key count"},
 	{"zpopmax", CoverageApplied, ""},
 	{"zpopmin", CoverageApplied, ""},
-	{"zrangestore", CoverageUnsupported, "propagated verbatim"},
+	{"zrangestore", CoverageApplied, ""},
 	{"zrem", CoverageApplied, ""},
 	{"zremrangebylex", CoverageApplied, ""},
 	{"zremrangebyrank", CoverageApplied, ""},

@@ -73,6 +73,11 @@ var moreScript = [][]string{
 	{"ZINTERSTORE", "zi", "2", "z2", "nope"}, {"EXISTS", "zi"}, {"ZDIFFSTORE", "zd", "2", "z2", "zs"}, {"ZRANGE", "zd", "0", "-1", "WITHSCORES"},
 	{"ZUNIONSTORE", "zu", "0", "z1"}, {"ZUNIONSTORE", "zu", "3", "z1"}, {"ZUNIONSTORE", "zu", "1", "z1", "WEIGHTS", "x"},
 	{"ZUNIONSTORE", "zu", "1", "z1", "AGGREGATE", "AVG"}, {"ZDIFFSTORE", "zd", "1", "z1", "WEIGHTS", "1"}, {"ZUNIONSTORE", "zu", "1", "s"},
+	{"ZRANGESTORE", "zrs", "z2", "0", "1"}, {"ZRANGE", "zrs", "0", "-1", "WITHSCORES"}, {"ZRANGESTORE", "zrs", "z2", "(10", "+inf", "BYSCORE", "LIMIT", "0", "1"},
+	{"ZRANGE", "zrs", "0", "-1", "WITHSCORES"}, {"ZRANGESTORE", "zrs", "z2", "+inf", "-inf", "BYSCORE", "REV"}, {"ZRANGE", "zrs", "0", "-1", "WITHSCORES"},
+	{"ZRANGESTORE", "zrs2", "lex", "-", "+", "BYLEX"}, {"ZRANGE", "zrs2", "0", "-1", "WITHSCORES"}, {"ZRANGESTORE", "zrs", "z2", "5", "9"}, {"EXISTS", "zrs"},
+	{"ZRANGESTORE", "zrs", "nope", "0", "-1"}, {"ZRANGESTORE", "zrs", "z2", "0", "-1", "WITHSCORES"}, {"ZRANGESTORE", "zrs", "s", "0", "-1"},
+	{"ZRANGESTORE", "zrs", "z2", "x", "1"}, {"ZRANGESTORE", "zrs", "z2", "0", "1", "LIMIT", "0", "1"},
 	{"ZADD", "zinf", "inf", "a"}, {"ZADD", "zninf", "-inf", "a"}, {"ZUNIONSTORE", "znan", "2", "zinf", "zninf"}, {"ZRANGE", "znan", "0", "-1", "WITHSCORES"},
 	{"ZINTERSTORE", "znan2", "1", "zinf", "WEIGHTS", "0"}, {"ZRANGE", "znan2", "0", "-1", "WITHSCORES"},
 
