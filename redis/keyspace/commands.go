@@ -81,6 +81,8 @@ func init() {
 		{"copy", -3, flagWrite, cmdCopy},
 		{"move", 3, flagWrite, cmdMove},
 		{"restore", -4, flagWrite, cmdRestore},
+		{"sort", -2, flagWrite, cmdSort},
+		{"sort_ro", -2, flagShared, cmdSortRO},
 		{"restore-asking", -4, flagWrite, cmdRestore},
 		{"keys", 2, flagShared, cmdKeys},
 		// SCAN takes the exclusive lock: it may rebuild the scan index.

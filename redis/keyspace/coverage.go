@@ -69,7 +69,7 @@ var Coverage = []CoverageEntry{
 	{"renamenx", CoverageApplied, ""},
 	{"restore", CoverageApplied, "a primary propagates an absolute TTL with ABSTTL; the payload is decoded by redis/rdb"},
 	{"restore-asking", CoverageApplied, "cluster migration target; as RESTORE"},
-	{"sort", CoverageUnsupported, "SORT ... STORE is propagated verbatim"},
+	{"sort", CoverageApplied, "SORT ... STORE is propagated verbatim; ties of BY values keep input order (set input order is Redis's hash order, so such ties may differ)"},
 	{"unlink", CoverageApplied, ""},
 
 	// Lists.

@@ -81,6 +81,18 @@ var moreScript = [][]string{
 	{"ZADD", "zinf", "inf", "a"}, {"ZADD", "zninf", "-inf", "a"}, {"ZUNIONSTORE", "znan", "2", "zinf", "zninf"}, {"ZRANGE", "znan", "0", "-1", "WITHSCORES"},
 	{"ZINTERSTORE", "znan2", "1", "zinf", "WEIGHTS", "0"}, {"ZRANGE", "znan2", "0", "-1", "WITHSCORES"},
 
+	// SORT.
+	{"RPUSH", "sl", "3", "1", "10", "2", "-5.5"}, {"SORT", "sl"}, {"SORT", "sl", "DESC"}, {"SORT", "sl", "ALPHA"},
+	{"SORT", "sl", "LIMIT", "1", "2"}, {"SORT", "sl", "LIMIT", "-1", "2"}, {"SORT", "sl", "LIMIT", "10", "2"}, {"SORT", "sl", "STORE", "sorted"},
+	{"LRANGE", "sorted", "0", "-1"}, {"MSET", "w_3", "30", "w_1", "10", "w_10", "5", "w_2", "20"}, {"SORT", "sl", "BY", "w_*"},
+	{"SORT", "sl", "BY", "w_*", "GET", "#", "GET", "w_*", "STORE", "sorted2"}, {"LRANGE", "sorted2", "0", "-1"},
+	{"HSET", "hh_1", "f", "b"}, {"HSET", "hh_2", "f", "a"}, {"SORT", "sl", "BY", "hh_*->f", "ALPHA", "GET", "hh_*->f"},
+	{"SORT", "sl", "BY", "nosort"}, {"SORT", "sl", "BY", "nosort", "DESC", "LIMIT", "1", "2"},
+	{"SADD", "sset", "b", "a", "c"}, {"SORT", "sset", "BY", "nosort", "STORE", "sorted3"}, {"LRANGE", "sorted3", "0", "-1"},
+	{"SORT", "sset"}, {"SORT", "sset", "ALPHA", "DESC"}, {"SORT", "z2", "BY", "nosort"}, {"SORT", "z2", "ALPHA"},
+	{"SORT", "nope", "STORE", "sorted"}, {"EXISTS", "sorted"}, {"SORT", "s"}, {"SORT", "sl", "BOGUS"},
+	{"SORT", "sl", "LIMIT", "x", "1"}, {"SORT_RO", "sl", "DESC"}, {"SORT_RO", "sl", "STORE", "x"},
+
 	// Keys across databases.
 	{"SET", "c1", "v"}, {"PEXPIRE", "c1", "100000"}, {"COPY", "c1", "c2"}, {"TTL", "c2"}, {"COPY", "c1", "c2"},
 	{"COPY", "c1", "c2", "REPLACE"}, {"COPY", "c1", "c1"}, {"COPY", "nope", "c3"}, {"COPY", "c1", "c1", "DB", "2"},
