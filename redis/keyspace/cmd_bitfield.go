@@ -186,7 +186,9 @@ func (c *execCtx) bitfield(args [][]byte, readOnly bool) Reply {
 			}
 			off *= n
 		}
-		if !ok || off < 0 || (!c.k.replica && off>>3 >= maxStringLen) {
+		// Redis lets its primary exceed proto-max-bulk-len here; this
+		// keyspace keeps the bound everywhere, so memory stays bounded.
+		if !ok || off < 0 || off>>3 >= maxStringLen {
 			return errReply("ERR bit offset is not an integer or out of range")
 		}
 		op.offset = uint64(off)
