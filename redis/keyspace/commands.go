@@ -152,6 +152,16 @@ func init() {
 		{"zdiffstore", -4, flagWrite, zsetStore(setDiff)},
 		{"zrangestore", -5, flagWrite, cmdZRangeStore},
 
+		// Geo sets (GEOADD arrives as ZADD).
+		{"georadius", -6, flagWrite, geoGeneric(geoRadius, false)},
+		{"georadius_ro", -6, flagShared, geoGeneric(geoRadius, true)},
+		{"georadiusbymember", -5, flagWrite, geoGeneric(geoRadiusByMember, false)},
+		{"georadiusbymember_ro", -5, flagShared, geoGeneric(geoRadiusByMember, true)},
+		{"geosearch", -7, flagShared, geoGeneric(geoSearch, true)},
+		{"geosearchstore", -8, flagWrite, geoGeneric(geoSearchStore, false)},
+		{"geopos", -2, flagShared, cmdGeoPos},
+		{"geodist", -4, flagShared, cmdGeoDist},
+
 		// Streams. XREADGROUP and XAUTOCLAIM never reach a replica: a
 		// primary propagates their effects as XCLAIM and XGROUP.
 		{"xadd", -5, flagWrite, cmdXAdd},

@@ -132,9 +132,9 @@ var Coverage = []CoverageEntry{
 	{"pfdebug", CoverageApplied, "GETREG and TODENSE propagate when they make an HLL dense"},
 	{"pfmerge", CoverageApplied, ""},
 	{"geoadd", CoverageRewritten, "ZADD key score member, the score being the 52-bit geohash"},
-	{"georadius", CoverageUnsupported, "with STORE/STOREDIST, propagated verbatim"},
-	{"georadiusbymember", CoverageUnsupported, "with STORE/STOREDIST, propagated verbatim"},
-	{"geosearchstore", CoverageUnsupported, "propagated verbatim"},
+	{"georadius", CoverageApplied, "with STORE/STOREDIST, propagated verbatim; COUNT ... ANY may pick other members than Redis's box order"},
+	{"georadiusbymember", CoverageApplied, "as GEORADIUS"},
+	{"geosearchstore", CoverageApplied, "as GEORADIUS"},
 
 	// Streams.
 	{"xack", CoverageApplied, ""},
