@@ -95,20 +95,44 @@ type geoShape struct {
 	conversion    float64
 }
 
-// within is geoWithinShape.
+// within is geoWithinShape. Go's math functions (a few ulps off glibc's)
+// rule out members clearly outside first; the correctly rounded distance,
+// which decides the boundary and is what gets stored, is computed only for
+// the rest, so a search costs that only per member it returns.
 func (s geoShape) within(lon, lat float64) (float64, bool) {
 	if !s.box {
+		limit := s.radius * s.conversion
+		if geoDistanceFast(s.lon, s.lat, lon, lat) > limit*(1+1e-9)+1e-6 {
+			return 0, false
+		}
 		d := geoDistance(s.lon, s.lat, lon, lat)
-		return d, d <= s.radius*s.conversion
+		return d, d <= limit
 	}
 	w, h := s.width*s.conversion, s.height*s.conversion
 	if geoLatDistance(lat, s.lat) > h/2 {
+		return 0, false
+	}
+	if geoDistanceFast(lon, lat, s.lon, lat) > (w/2)*(1+1e-9)+1e-6 {
 		return 0, false
 	}
 	if geoDistance(lon, lat, s.lon, lat) > w/2 {
 		return 0, false
 	}
 	return geoDistance(s.lon, s.lat, lon, lat), true
+}
+
+// geoDistanceFast is geoDistance with Go's math functions: within a few
+// ulps of it, for prefiltering only.
+func geoDistanceFast(lon1, lat1, lon2, lat2 float64) float64 {
+	lon1r, lon2r := lon1*degToRad, lon2*degToRad
+	v := math.Sin((lon2r - lon1r) / 2)
+	if v == 0 {
+		return geoLatDistance(lat1, lat2)
+	}
+	lat1r, lat2r := lat1*degToRad, lat2*degToRad
+	u := math.Sin((lat2r - lat1r) / 2)
+	a := u*u + math.Cos(lat1r)*math.Cos(lat2r)*v*v
+	return 2.0 * earthRadiusM * math.Asin(math.Sqrt(a))
 }
 
 type geoPoint struct {
