@@ -1021,3 +1021,74 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// cmdXRead is XREAD [COUNT n] STREAMS key ... id ...: entries after each
+// id ("$": none yet). BLOCK is refused: a replica's keyspace has no
+// blocking clients.
+func cmdXRead(c *execCtx, args [][]byte) Reply {
+	count := int64(0)
+	streamsAt := -1
+	for j := 1; j < len(args); j++ {
+		left := len(args) - j - 1
+		switch opt := lower(args[j]); {
+		case opt == "count" && left >= 1:
+			n, ok := parseInt(args[j+1])
+			if !ok {
+				return notInteger()
+			}
+			count = max(n, 0)
+			j++
+		case opt == "block" && left >= 1:
+			return errReply("ERR XREAD BLOCK is not supported by this keyspace")
+		case opt == "streams" && left >= 1:
+			streamsAt = j + 1
+			j = len(args)
+		default:
+			return syntaxErr()
+		}
+	}
+	if streamsAt < 0 {
+		return syntaxErr()
+	}
+	rest := args[streamsAt:]
+	if len(rest)%2 != 0 {
+		return errReply("ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.")
+	}
+	n := len(rest) / 2
+	var out []Reply
+	for i := range n {
+		key, idArg := rest[i], rest[n+i]
+		s, r, ok := c.readStream(key)
+		if !ok {
+			return r
+		}
+		var after StreamID
+		if string(idArg) == "$" {
+			if s == nil {
+				continue
+			}
+			after = s.lastID
+		} else {
+			id, _, ok := parseStreamID(idArg, 0, true, false)
+			if !ok {
+				return invalidStreamID()
+			}
+			after = id
+		}
+		if s == nil {
+			continue
+		}
+		start, ok := after.next()
+		if !ok {
+			continue
+		}
+		entries := streamRange(s, start, maxStreamID, count, false)
+		if len(entries) > 0 {
+			out = append(out, resp.Array(bulk(key), resp.Array(entries...)))
+		}
+	}
+	if len(out) == 0 {
+		return resp.NullArray()
+	}
+	return resp.Array(out...)
+}

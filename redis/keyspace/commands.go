@@ -176,6 +176,7 @@ func init() {
 		{"xlen", 2, flagShared, cmdXLen},
 		{"xinfo", -2, flagShared, cmdXInfo},
 		{"xpending", -3, flagShared, cmdXPending},
+		{"xread", -4, flagShared, cmdXRead},
 
 		// Databases.
 		{"select", 2, flagShared, cmdSelect},

@@ -57,6 +57,9 @@ var streamScript = [][]string{
 	{"XGROUP", "DELCONSUMER", "s", "g1", "bob"}, {"XGROUP", "DELCONSUMER", "s", "g1", "bob"},
 	{"XGROUP", "DESTROY", "s", "g3"}, {"XGROUP", "DESTROY", "s", "g3"}, {"XINFO", "GROUPS", "s"},
 	{"XINFO", "STREAM", "nos"}, {"XINFO", "GROUPS", "nos"}, {"XINFO", "CONSUMERS", "s", "nog"},
+	{"XREAD", "STREAMS", "s", "0"}, {"XREAD", "COUNT", "2", "STREAMS", "s", "ms", "nos", "1-1", "0", "0"}, {"XREAD", "STREAMS", "s", "$"},
+	{"XREAD", "STREAMS", "s", "99-0"}, {"XREAD", "STREAMS", "s"}, {"XREAD", "STREAMS", "s", "x"}, {"XREAD", "COUNT", "x", "STREAMS", "s", "0"},
+	{"XREAD", "BOGUS", "STREAMS", "s", "0"},
 	{"SET", "str", "x"}, {"XADD", "str", "1-1", "a", "1"}, {"XRANGE", "str", "-", "+"}, {"XLEN", "str"},
 	{"XGROUP", "CREATE", "str", "g", "0"}, {"DEL", "t"}, {"EXISTS", "t"},
 }

@@ -132,12 +132,22 @@ func (r *Replica) handle(c *server.Conn, args [][]byte) error {
 	return r.exec(c, sh, args)
 }
 
-// keyArg is the key a read addresses: the first argument, or the second
-// for XINFO's subcommands; nil for none.
+// keyArg is the key a read addresses: the first argument, the second for
+// XINFO's subcommands, the first after STREAMS for XREAD; nil for none.
+// (A multi-key read goes to the first key's shard.)
 func keyArg(name string, args [][]byte) []byte {
 	i := 1
-	if name == "xinfo" {
+	switch name {
+	case "xinfo":
 		i = 2
+	case "xread":
+		i = len(args)
+		for j, a := range args {
+			if strings.EqualFold(string(a), "streams") {
+				i = j + 1
+				break
+			}
+		}
 	}
 	if len(args) <= i {
 		return nil
