@@ -24,8 +24,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&opts.PhaseWait, "phase-timeout", opts.PhaseWait, "the longest any phase may take")
 	statusListen := fs.String("status-listen", "127.0.0.1:0", "serve the live status page and /metrics on HOST:PORT while the demo runs (port 0 picks one; empty: off)")
 	fs.DurationVar(&opts.Linger, "linger", 0, "keep the status page up this long after the summary")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 || opts.Shards < 3 || opts.WriteRate < 1 || opts.PhaseWait <= 0 || opts.Linger < 0 {
 		fmt.Fprintln(stderr, "replsm demo: need --shards >= 3, --rate >= 1, --phase-timeout > 0, --linger >= 0 and no arguments")

@@ -9,6 +9,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -60,4 +62,17 @@ func usage(w io.Writer) {
 			fmt.Fprintf(w, "  %-11s %s\n", name, c.summary)
 		}
 	}
+}
+
+// parseFlags parses a subcommand's flags. ok is false when the command must
+// stop: with code 0 after --help/-h (the flag package printed the usage),
+// 2 after a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	return 0, true
 }

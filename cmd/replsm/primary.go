@@ -29,8 +29,8 @@ func runPrimary(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	eof := fs.Bool("diskless-eof", false, "send snapshots EOF-marked to replicas that announce capa eof")
 	verbose := fs.Bool("v", false, "log debug events")
 	metricsListen := fs.String("metrics-listen", "", "serve Prometheus /metrics on HOST:PORT; empty: off")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "replsm primary: unexpected argument %q\n", fs.Arg(0))

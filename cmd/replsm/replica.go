@@ -56,6 +56,25 @@ func (s shardFlags) Set(v string) error {
 	return nil
 }
 
+// checkDistinctPrimaries refuses two shards following one primary: they
+// would hold the same keys twice, and reads must see disjoint shards.
+func checkDistinctPrimaries(shards shardFlags) error {
+	ids := make([]int, 0, len(shards))
+	for id := range shards {
+		ids = append(ids, int(id))
+	}
+	sort.Ints(ids)
+	seen := map[string]int{}
+	for _, id := range ids {
+		addr := strings.ToLower(shards[slot.ID(id)])
+		if first, dup := seen[addr]; dup {
+			return fmt.Errorf("shards %d and %d both follow %s: each shard must follow its own primary", first, id, shards[slot.ID(id)])
+		}
+		seen[addr] = id
+	}
+	return nil
+}
+
 // checkListen accepts what net.Listen does for TCP: [HOST]:PORT with a
 // port in 0..65535. (Shard addresses are checked by replica.Config.)
 func checkListen(addr string) error {
@@ -82,7 +101,8 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	keepalive := fs.Duration("keepalive", 20*time.Second, "a shard with no data or ping for this long reconnects (above the primary's repl-ping-replica-period)")
 	replyTimeout := fs.Duration("reply-timeout", 10*time.Second, "how long a shard waits for its primary's PSYNC reply")
 	recoveryCap := fs.Int("cap", 5, "recoveries a shard makes on its own before it stays in Error (REPLSM.RESET to retry)")
-	readTimeout := fs.Duration("read-timeout", 60*time.Second, "drop a connection to a primary silent for this long, in every phase")
+	readTimeout := fs.Duration("read-timeout", 60*time.Second, "drop a connection to a primary silent for this long, in every phase (at least --keepalive)")
+	pingPeriod := fs.Duration("primary-ping-period", 10*time.Second, "the primaries' repl-ping-replica-period (Redis's default 10s); --keepalive must be longer")
 	stateDir := fs.String("state-dir", "", "directory (must exist) for each shard's snapshot and cursor and the milestone outbox, so a restart resumes with PSYNC; empty keeps everything in memory")
 	snapEvery := fs.Duration("snapshot-interval", replica.DefaultSnapshotInterval, "with --state-dir: snapshot a streaming shard at most this long after it changed")
 	snapBytes := fs.Int64("snapshot-bytes", replica.DefaultSnapshotBytes, "with --state-dir: also snapshot a shard after this many stream bytes (0: off); keep it under the primary's repl-backlog-size")
@@ -106,6 +126,12 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return usageErr("no shards: give at least one --shard ID=HOST:PORT")
 	case *keepalive <= 0 || *replyTimeout <= 0 || *readTimeout <= 0:
 		return usageErr("--keepalive, --reply-timeout and --read-timeout must be > 0")
+	case *keepalive <= *pingPeriod:
+		// A healthy but idle primary pings only every period: a shorter
+		// keepalive reconnects an idle link over and over.
+		return usageErr("--keepalive %s must be longer than the primaries' ping period (--primary-ping-period %s, Redis's repl-ping-replica-period); an idle link would reconnect every %s", *keepalive, *pingPeriod, *keepalive)
+	case *readTimeout < *keepalive:
+		return usageErr("--read-timeout %s is below --keepalive %s: the link would be dropped before the keepalive could notice the silence", *readTimeout, *keepalive)
 	case *recoveryCap < 1:
 		return usageErr("--cap must be >= 1, got %d", *recoveryCap)
 	case *snapEvery <= 0:
@@ -123,6 +149,9 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	}
 	if *lagProbe < 0 {
 		return usageErr("--lag-probe must be >= 0, got %s", *lagProbe)
+	}
+	if err := checkDistinctPrimaries(shards); err != nil {
+		return usageErr("%v", err)
 	}
 
 	log := slog.New(slog.NewTextHandler(stderr, nil))

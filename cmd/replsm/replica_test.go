@@ -40,6 +40,10 @@ func TestReplicaFlagErrors(t *testing.T) {
 		{"notify url without host", []string{"--shard", "0=127.0.0.1:7000", "--notify-url", "http://"}, "has no host"},
 		{"notify url unparsable", []string{"--shard", "0=127.0.0.1:7000", "--notify-url", "http://[::1"}, "--notify-url"},
 		{"zero snapshot interval", []string{"--shard", "0=127.0.0.1:7000", "--snapshot-interval", "0s"}, "--snapshot-interval must be > 0"},
+		{"keepalive below the primary's ping", []string{"--shard", "0=127.0.0.1:7000", "--keepalive", "2s"}, "must be longer than the primaries' ping period"},
+		{"keepalive equal to the ping", []string{"--shard", "0=127.0.0.1:7000", "--keepalive", "5s", "--primary-ping-period", "5s"}, "--primary-ping-period 5s"},
+		{"read timeout below keepalive", []string{"--shard", "0=127.0.0.1:7000", "--read-timeout", "15s"}, "--read-timeout 15s is below --keepalive 20s"},
+		{"two shards one primary", []string{"--shard", "0=127.0.0.1:7000", "--shard", "3=127.0.0.1:7000"}, "shards 0 and 3 both follow 127.0.0.1:7000"},
 		{"negative snapshot bytes", []string{"--shard", "0=127.0.0.1:7000", "--snapshot-bytes", "-1"}, "--snapshot-bytes must be >= 0"},
 	}
 	for _, tt := range tests {
@@ -77,7 +81,7 @@ func TestReplicaRunsUntilCancelled(t *testing.T) {
 	var stderr redistest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"replica", "--shard", "0=" + deadAddr, "--listen", "127.0.0.1:0", "--cap", "1", "--keepalive", "2s"}, &stdout, &stderr)
+		done <- run(ctx, []string{"replica", "--shard", "0=" + deadAddr, "--listen", "127.0.0.1:0", "--cap", "1", "--keepalive", "2s", "--primary-ping-period", "1s"}, &stdout, &stderr)
 	}()
 	addrRE := regexp.MustCompile(`msg="replica serving reads" addr=(\S+)`)
 	var addr string

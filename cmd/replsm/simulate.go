@@ -28,8 +28,8 @@ func runSimulate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	seed := fs.Uint64("seed", 1, "seed for backoff jitter")
 	script := fs.String("script", "", "scenario script file (default: the built-in fault tour)")
 	snapshot := fs.String("snapshot", "", "write the final per-state counts as JSON for `replsm statechart --machine composite --live FILE`")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "replsm simulate: unexpected argument %q\n", fs.Arg(0))

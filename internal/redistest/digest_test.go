@@ -125,10 +125,35 @@ func TestDigestEmptyAndUnsupported(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, a.TotalKeys())
 	assert.Len(t, a.DBs, 2)
+}
 
-	require.NoError(t, c.XAdd(ctx, &redis.XAddArgs{Stream: "st", Values: []string{"a", "b"}}).Err())
-	_, err = Digest(ctx, c, []int{0})
-	assert.ErrorIs(t, err, ErrUnsupportedType)
+// TestDigestStreams: streams are digested with their entries, IDs,
+// counters, groups and pending entries; seen times (each server's clock)
+// are not part of it.
+func TestDigestStreams(t *testing.T) {
+	ctx := context.Background()
+	fill := func(c *redis.Client) {
+		for _, cmd := range [][]any{
+			{"XADD", "st", "1-1", "a", "b"}, {"XADD", "st", "2-1", "a", "c", "d", "e"}, {"XGROUP", "CREATE", "st", "g", "0"},
+			{"XCLAIM", "st", "g", "alice", "0", "1-1", "TIME", "1000", "RETRYCOUNT", "2", "FORCE", "JUSTID"},
+		} {
+			require.NoError(t, c.Do(ctx, cmd...).Err(), "%v", cmd)
+		}
+	}
+	s1, s2 := Start(t, Options{}), Start(t, Options{Name: "second"})
+	c1, c2 := s1.Client(), s2.Client()
+	fill(c1)
+	fill(c2)
+	a, err := Digest(ctx, c1, []int{0})
+	require.NoError(t, err)
+	b, err := Digest(ctx, c2, []int{0})
+	require.NoError(t, err)
+	assert.Equal(t, a.Digest, b.Digest, "%v", a.Diff(b, 5))
+	assert.Equal(t, 1, a.DBs[0].Streams)
+	require.NoError(t, c2.Do(ctx, "XACK", "st", "g", "1-1").Err())
+	b, err = Digest(ctx, c2, []int{0})
+	require.NoError(t, err)
+	assert.NotEqual(t, a.Digest, b.Digest, "a pending entry is part of the digest")
 }
 
 // TestDigestUsesOnlyBasicCommands records every command Digest sends: only

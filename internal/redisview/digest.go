@@ -72,14 +72,15 @@ type DBSummary struct {
 	Hashes  int // keys of type hash
 	Sets    int // keys of type set
 	ZSets   int // keys of type zset
+	Streams int // keys of type stream
 	WithTTL int // keys that have a TTL
 }
 
 // String renders the summary as "N keys (string a, list b, hash c, set d,
-// zset e; f with ttl)".
+// zset e, stream f; g with ttl)".
 func (s DBSummary) String() string {
-	return fmt.Sprintf("%d keys (string %d, list %d, hash %d, set %d, zset %d; %d with ttl)",
-		s.Keys, s.Strings, s.Lists, s.Hashes, s.Sets, s.ZSets, s.WithTTL)
+	return fmt.Sprintf("%d keys (string %d, list %d, hash %d, set %d, zset %d, stream %d; %d with ttl)",
+		s.Keys, s.Strings, s.Lists, s.Hashes, s.Sets, s.ZSets, s.Streams, s.WithTTL)
 }
 
 // DigestReport is the result of [Digest]: the digest itself, what it covered,
@@ -279,7 +280,7 @@ func digestBatchKeys(ctx context.Context, conn *redis.Conn, keys []string, opts 
 		switch typ {
 		case "none":
 			continue // gone since SCAN
-		case "string", "list", "hash", "set", "zset":
+		case "string", "list", "hash", "set", "zset", "stream":
 			reads = append(reads, read{key: k, typ: typ})
 		default:
 			return fmt.Errorf("%w: key %q has type %q", ErrUnsupportedType, k, typ)
@@ -303,6 +304,8 @@ func digestBatchKeys(ctx context.Context, conn *redis.Conn, keys []string, opts 
 				r.value = p.SMembers(ctx, r.key)
 			case "zset":
 				r.value = p.ZRangeWithScores(ctx, r.key, 0, -1)
+			case "stream":
+				r.value = p.Do(ctx, "xinfo", "stream", r.key, "full", "count", "0")
 			}
 			r.pttl = p.Do(ctx, "pttl", r.key)
 		}
@@ -351,6 +354,8 @@ func digestBatchKeys(ctx context.Context, conn *redis.Conn, keys []string, opts 
 			sum.Sets++
 		case "zset":
 			sum.ZSets++
+		case "stream":
+			sum.Streams++
 		}
 	}
 	return nil
@@ -420,8 +425,97 @@ func hashValue(h hash.Hash, typ string, cmd redis.Cmder) (gone bool, err error) 
 			putString(h, e[1])
 		}
 		return len(v) == 0, nil
+	case "stream":
+		v, err := cmd.(*redis.Cmd).Result()
+		if errors.Is(err, redis.Nil) || (err != nil && strings.Contains(err.Error(), "no such key")) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		hashStreamInfo(h, v)
 	}
 	return false, nil
+}
+
+// streamVolatile names the XINFO STREAM FULL fields left out of a digest:
+// Redis's memory layout (radix-tree sizes) and what each server stamps from
+// its own clock (consumers' seen and active times). Entries, IDs, counters,
+// groups, lags and pending entries with their delivery times and counts are
+// hashed: a replica receives those from its primary.
+var streamVolatile = map[string]bool{
+	"radix-tree-keys": true, "radix-tree-nodes": true, "seen-time": true, "active-time": true,
+}
+
+// hashStreamInfo hashes an XINFO STREAM FULL reply canonically. A RESP2
+// reply nests flat arrays of name/value pairs; a RESP3 one nests maps. Both
+// hash the same.
+func hashStreamInfo(h hash.Hash, v any) {
+	switch x := v.(type) {
+	case map[any]any:
+		keys := make([]string, 0, len(x))
+		vals := make(map[string]any, len(x))
+		for k, val := range x {
+			ks := fmt.Sprint(k)
+			keys = append(keys, ks)
+			vals[ks] = val
+		}
+		hashStreamPairs(h, keys, vals)
+	case []any:
+		if keys, vals, ok := asPairs(x); ok {
+			hashStreamPairs(h, keys, vals)
+			return
+		}
+		putString(h, "[")
+		putInt(h, int64(len(x)))
+		for _, e := range x {
+			hashStreamInfo(h, e)
+		}
+	case nil:
+		putString(h, "nil")
+	case int64:
+		putString(h, "i"+strconv.FormatInt(x, 10))
+	default:
+		putString(h, "s"+fmt.Sprint(x))
+	}
+}
+
+func hashStreamPairs(h hash.Hash, keys []string, vals map[string]any) {
+	slices.Sort(keys)
+	putString(h, "{")
+	for _, k := range keys {
+		if streamVolatile[k] {
+			continue
+		}
+		putString(h, k)
+		hashStreamInfo(h, vals[k])
+	}
+}
+
+// streamFields are the names XINFO STREAM FULL uses at the start of its
+// maps: a flat array that begins with one of them is a map.
+var streamFields = map[string]bool{"length": true, "name": true}
+
+// asPairs reads a RESP2 flat array as a map when it is one.
+func asPairs(x []any) ([]string, map[string]any, bool) {
+	if len(x) < 2 || len(x)%2 != 0 {
+		return nil, nil, false
+	}
+	first, ok := x[0].(string)
+	if !ok || !streamFields[first] {
+		return nil, nil, false
+	}
+	keys := make([]string, 0, len(x)/2)
+	vals := make(map[string]any, len(x)/2)
+	for i := 0; i < len(x); i += 2 {
+		k, ok := x[i].(string)
+		if !ok {
+			return nil, nil, false
+		}
+		keys = append(keys, k)
+		vals[k] = x[i+1]
+	}
+	return keys, vals, true
 }
 
 // ttlToken renders a PTTL reply (milliseconds; -1 for no TTL) read at local

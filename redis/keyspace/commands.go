@@ -46,6 +46,21 @@ func init() {
 		{"decrby", 3, flagWrite, cmdDecrBy},
 		{"incrbyfloat", 3, flagWrite, cmdIncrByFloat},
 		{"append", 3, flagWrite, cmdAppend},
+		{"setrange", 4, flagWrite, cmdSetRange},
+		{"getrange", 4, flagShared, cmdGetRange},
+		{"substr", 4, flagShared, cmdGetRange},
+		{"setbit", 4, flagWrite, cmdSetBit},
+		{"getbit", 3, flagShared, cmdGetBit},
+		{"bitcount", -2, flagShared, cmdBitCount},
+		{"bitop", -4, flagWrite, cmdBitOp},
+		{"bitfield", -2, flagWrite, cmdBitField},
+		{"bitfield_ro", -2, flagShared, cmdBitFieldRO},
+		// HyperLogLog. PFCOUNT writes: it caches the cardinality in the
+		// string, and a primary propagates that.
+		{"pfadd", -2, flagWrite, cmdPFAdd},
+		{"pfcount", -2, flagWrite, cmdPFCount},
+		{"pfmerge", -2, flagWrite, cmdPFMerge},
+		{"pfdebug", 3, flagWrite, cmdPFDebug},
 
 		// Keys and expiry.
 		{"del", -2, flagWrite, cmdDel},
@@ -63,6 +78,12 @@ func init() {
 		{"persist", 2, flagWrite, cmdPersist},
 		{"rename", 3, flagWrite, cmdRename},
 		{"renamenx", 3, flagWrite, cmdRenameNX},
+		{"copy", -3, flagWrite, cmdCopy},
+		{"move", 3, flagWrite, cmdMove},
+		{"restore", -4, flagWrite, cmdRestore},
+		{"sort", -2, flagWrite, cmdSort},
+		{"sort_ro", -2, flagShared, cmdSortRO},
+		{"restore-asking", -4, flagWrite, cmdRestore},
 		{"keys", 2, flagShared, cmdKeys},
 		// SCAN takes the exclusive lock: it may rebuild the scan index.
 		{"scan", -2, 0, cmdScan},
@@ -78,6 +99,9 @@ func init() {
 		{"lset", 4, flagWrite, cmdLSet},
 		{"ltrim", 4, flagWrite, cmdLTrim},
 		{"lrem", 4, flagWrite, cmdLRem},
+		{"linsert", 5, flagWrite, cmdLInsert},
+		{"lmove", 5, flagWrite, cmdLMove},
+		{"rpoplpush", 3, flagWrite, cmdRPopLPush},
 		{"lrange", 4, flagShared, cmdLRange},
 		{"llen", 2, flagShared, cmdLLen},
 		{"lindex", 3, flagShared, cmdLIndex},
@@ -103,6 +127,13 @@ func init() {
 		{"smembers", 2, flagShared, cmdSMembers},
 		{"sismember", 3, flagShared, cmdSIsMember},
 		{"scard", 2, flagShared, cmdSCard},
+		{"smove", 4, flagWrite, cmdSMove},
+		{"sunion", -2, flagShared, setRead(setUnion)},
+		{"sinter", -2, flagShared, setRead(setInter)},
+		{"sdiff", -2, flagShared, setRead(setDiff)},
+		{"sunionstore", -3, flagWrite, setStore(setUnion)},
+		{"sinterstore", -3, flagWrite, setStore(setInter)},
+		{"sdiffstore", -3, flagWrite, setStore(setDiff)},
 
 		// Sorted sets.
 		{"zadd", -4, flagWrite, cmdZAdd},
@@ -111,11 +142,48 @@ func init() {
 		{"zrange", -4, flagShared, cmdZRange},
 		{"zscore", 3, flagShared, cmdZScore},
 		{"zcard", 2, flagShared, cmdZCard},
+		{"zpopmin", -2, flagWrite, zpop(false)},
+		{"zpopmax", -2, flagWrite, zpop(true)},
+		{"zremrangebyscore", 4, flagWrite, cmdZRemRangeByScore},
+		{"zremrangebylex", 4, flagWrite, cmdZRemRangeByLex},
+		{"zremrangebyrank", 4, flagWrite, cmdZRemRangeByRank},
+		{"zunionstore", -4, flagWrite, zsetStore(setUnion)},
+		{"zinterstore", -4, flagWrite, zsetStore(setInter)},
+		{"zdiffstore", -4, flagWrite, zsetStore(setDiff)},
+		{"zrangestore", -5, flagWrite, cmdZRangeStore},
+
+		// Geo sets (GEOADD arrives as ZADD).
+		{"georadius", -6, flagWrite, geoGeneric(geoRadius, false)},
+		{"georadius_ro", -6, flagShared, geoGeneric(geoRadius, true)},
+		{"georadiusbymember", -5, flagWrite, geoGeneric(geoRadiusByMember, false)},
+		{"georadiusbymember_ro", -5, flagShared, geoGeneric(geoRadiusByMember, true)},
+		{"geosearch", -7, flagShared, geoGeneric(geoSearch, true)},
+		{"geosearchstore", -8, flagWrite, geoGeneric(geoSearchStore, false)},
+		{"geopos", -2, flagShared, cmdGeoPos},
+		{"geodist", -4, flagShared, cmdGeoDist},
+
+		// Streams. XREADGROUP and XAUTOCLAIM never reach a replica: a
+		// primary propagates their effects as XCLAIM and XGROUP.
+		{"xadd", -5, flagWrite, cmdXAdd},
+		{"xtrim", -4, flagWrite, cmdXTrim},
+		{"xdel", -3, flagWrite, cmdXDel},
+		{"xsetid", -3, flagWrite, cmdXSetID},
+		{"xgroup", -2, flagWrite, cmdXGroup},
+		{"xack", -4, flagWrite, cmdXAck},
+		{"xclaim", -6, flagWrite, cmdXClaim},
+		{"xrange", -4, flagShared, cmdXRange},
+		{"xrevrange", -4, flagShared, cmdXRevRange},
+		{"xlen", 2, flagShared, cmdXLen},
+		{"xinfo", -2, flagShared, cmdXInfo},
+		{"xpending", -3, flagShared, cmdXPending},
+		{"xread", -4, flagShared, cmdXRead},
 
 		// Databases.
 		{"select", 2, flagShared, cmdSelect},
 		{"flushdb", -1, flagWrite, cmdFlushDB},
 		{"flushall", -1, flagWrite, cmdFlushAll},
+		{"swapdb", 3, flagWrite, cmdSwapDB},
+		{"function", -2, flagWrite, cmdFunction},
 
 		// Connection and stream control. In a replication stream MULTI and
 		// EXEC only delimit a transaction; see ExecAll.
@@ -125,6 +193,7 @@ func init() {
 		{"exec", 1, flagShared, cmdExecMarker},
 		// A primary propagates PUBLISH; a keyspace has no subscribers.
 		{"publish", 3, flagShared, cmdPublish},
+		{"spublish", 3, flagShared, cmdPublish},
 	} {
 		commandTable[c.name] = c
 	}

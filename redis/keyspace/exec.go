@@ -26,6 +26,9 @@ type execCtx struct {
 	dirty   int
 	rewrite [][]byte
 	prop    [][][]byte
+	// suppress keeps the command itself out of the stream when it
+	// propagated its effects as other commands (XCLAIM).
+	suppress bool
 }
 
 func (k *Keyspace) newCtx(dbIndex *int, locked bool) *execCtx {
@@ -39,9 +42,9 @@ func (k *Keyspace) newCtx(dbIndex *int, locked bool) *execCtx {
 }
 
 func (c *execCtx) run(cmd *command, args [][]byte) Result {
-	c.dirty, c.rewrite, c.prop = 0, nil, nil
+	c.dirty, c.rewrite, c.prop, c.suppress = 0, nil, nil, false
 	reply := cmd.run(c, args)
-	if c.dirty > 0 && cmd.flags&flagWrite != 0 {
+	if c.dirty > 0 && cmd.flags&flagWrite != 0 && !c.suppress {
 		form := args
 		if c.rewrite != nil {
 			form = c.rewrite

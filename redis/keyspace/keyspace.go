@@ -42,6 +42,8 @@ type Keyspace struct {
 	// is cloned before it is modified.
 	gen uint64
 	dbs [NumDBs]*db
+	// functions holds FUNCTION LOAD's libraries by name (see cmdFunction).
+	functions map[string][]byte
 }
 
 // New returns an empty keyspace in primary mode that reads time from clk.

@@ -57,6 +57,20 @@ func (s *Snapshot) DBLen(db int) (keys, withTTL int) {
 	return len(s.dbs[db].keys), len(s.dbs[db].expires)
 }
 
+// TypeCount returns how many keys of database db hold values of type t.
+func (s *Snapshot) TypeCount(db int, t Type) int {
+	if db < 0 || db >= NumDBs {
+		return 0
+	}
+	n := 0
+	for _, o := range s.dbs[db].keys {
+		if o.typ == t {
+			n++
+		}
+	}
+	return n
+}
+
 // Each calls fn for every key, by database and then key in byte order, with
 // its value and its absolute expiry in unix ms (NoExpire for none). It stops
 // at and returns the first error fn returns. The Value shares memory with
@@ -163,6 +177,8 @@ func objectFromValue(gen uint64, v Value) (*object, error) {
 		}
 		slices.SortFunc(o.zset.sorted, zcmp)
 		return o, nil
+	case TypeStream:
+		return streamFromValue(gen, v.Stream)
 	}
 	return nil, invalid("type %v", v.Type)
 }
@@ -245,8 +261,46 @@ func (k *Keyspace) Digest() string {
 				writeBytes([]byte(m.Member))
 				writeInt(int64(math.Float64bits(m.Score)))
 			}
+		case TypeStream:
+			digestStream(writeInt, writeBytes, v.Stream)
 		}
 		return nil
 	})
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// digestStream hashes what a replica must agree on: entries, IDs, counters
+// and groups with their PELs; not consumers' seen times, which each server
+// sets from its own clock.
+func digestStream(writeInt func(int64), writeBytes func([]byte), s *Stream) {
+	writeID := func(id StreamID) { writeInt(int64(id.Ms)); writeInt(int64(id.Seq)) }
+	writeInt(int64(len(s.Entries)))
+	for _, e := range s.Entries {
+		writeID(e.ID)
+		writeInt(int64(len(e.Fields)))
+		for _, f := range e.Fields {
+			writeBytes(f)
+		}
+	}
+	writeID(s.LastID)
+	writeID(s.FirstID)
+	writeID(s.MaxDeletedID)
+	writeInt(int64(s.EntriesAdded))
+	writeInt(int64(len(s.Groups)))
+	for _, g := range s.Groups {
+		writeBytes([]byte(g.Name))
+		writeID(g.LastID)
+		writeInt(g.EntriesRead)
+		writeInt(int64(len(g.Pending)))
+		for _, p := range g.Pending {
+			writeID(p.ID)
+			writeBytes([]byte(p.Consumer))
+			writeInt(p.DeliveryTime)
+			writeInt(int64(p.DeliveryCount))
+		}
+		writeInt(int64(len(g.Consumers)))
+		for _, c := range g.Consumers {
+			writeBytes([]byte(c.Name))
+		}
+	}
 }

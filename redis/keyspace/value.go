@@ -17,6 +17,7 @@ const (
 	TypeHash
 	TypeSet
 	TypeZSet
+	TypeStream
 )
 
 var typeNames = [...]string{
@@ -26,10 +27,11 @@ var typeNames = [...]string{
 	TypeHash:   "hash",
 	TypeSet:    "set",
 	TypeZSet:   "zset",
+	TypeStream: "stream",
 }
 
 // String returns the name TYPE replies with: "string", "list", "hash",
-// "set", "zset" or "none".
+// "set", "zset", "stream" or "none".
 func (t Type) String() string {
 	if int(t) < len(typeNames) {
 		return typeNames[t]
@@ -64,6 +66,8 @@ type Value struct {
 	Set []string
 	// ZSet holds a sorted set's members ordered by score, then member.
 	ZSet []ZMember
+	// Stream is a stream with its consumer groups.
+	Stream *Stream
 }
 
 // object is a stored value. Once it is reachable from a Snapshot it is never
@@ -81,6 +85,7 @@ type object struct {
 	hash map[string][]byte
 	set  map[string]struct{}
 	zset *zset
+	strm *stream
 }
 
 func (o *object) clone(gen uint64) *object {
@@ -100,6 +105,8 @@ func (o *object) clone(gen uint64) *object {
 		}
 	case TypeZSet:
 		c.zset = o.zset.clone()
+	case TypeStream:
+		c.strm = o.strm.clone()
 	}
 	return c
 }
@@ -118,11 +125,14 @@ func (o *object) view() Value {
 		v.Set = sortedMembers(o.set)
 	case TypeZSet:
 		v.ZSet = o.zset.sorted
+	case TypeStream:
+		v.Stream = o.strm.export()
 	}
 	return v
 }
 
-// len returns the number of elements of a collection, 1 for a string.
+// len returns the number of elements of a collection, 1 for a string and
+// for a stream (Redis keeps empty streams).
 func (o *object) len() int {
 	switch o.typ {
 	case TypeList:

@@ -10,7 +10,7 @@ import "errors"
 var ErrCorrupt = errors.New("rdb: corrupt")
 
 // ErrUnsupported is wrapped by errors for well-formed RDB content this
-// package does not load: streams, module values and module aux data, hashes
+// package does not load: module values and module aux data, hashes
 // with per-field TTLs (RDB 12), more than 16 databases, RDB versions before 5
 // (no checksum) or after 12, and listpacks or ziplists holding 65535 or more
 // entries. Write wraps it for a list the encoder cannot represent.

@@ -74,11 +74,15 @@ type frame struct {
 type frameKey struct {
 	db       int
 	expireAt int64 // keyspace.NoExpire for none
+	// stream is the decoded value of a stream key (see stream.go).
+	stream *keyspace.Stream
 }
 
 type scanner struct {
 	b   []byte
 	pos int
+	// stream is the stream keyValue decoded last, if the value was one.
+	stream *keyspace.Stream
 }
 
 func corruptf(pos int, format string, args ...any) error {
@@ -174,10 +178,11 @@ func scanFrame(b []byte) (*frame, error) {
 		case opModuleAux, opFunction:
 			return nil, unsupportedf(at, "opcode 0x%02x (module aux data or 7.0-rc functions)", op)
 		default:
+			s.stream = nil
 			if err := s.keyValue(op); err != nil {
 				return nil, err
 			}
-			f.keys = append(f.keys, frameKey{db: db, expireAt: expireAt})
+			f.keys = append(f.keys, frameKey{db: db, expireAt: expireAt, stream: s.stream})
 			expireAt = keyspace.NoExpire
 		}
 	}
@@ -188,8 +193,6 @@ func (s *scanner) keyValue(typ byte) error {
 	switch {
 	case typ == typeModule || typ == typeModule2:
 		return unsupportedf(at, "module value")
-	case typ == typeStreamListpacks || typ == typeStreamListpack2 || typ == typeStreamListpack3:
-		return unsupportedf(at, "stream value")
 	case typ > typeStreamListpack3 && typ <= typeHashMetadata:
 		return unsupportedf(at, "hash with field expiry (type %d)", typ)
 	}
@@ -197,6 +200,10 @@ func (s *scanner) keyValue(typ byte) error {
 		return err
 	}
 	switch typ {
+	case typeStreamListpacks, typeStreamListpack2, typeStreamListpack3:
+		st, err := s.streamValue(typ)
+		s.stream = st
+		return err
 	case typeString:
 		_, err := s.str(false)
 		return err

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"testing"
+
+	"github.com/replsm/replsm/redis/keyspace"
 )
 
 // FuzzLoad checks that LoadBytes never panics or exhausts memory, fails only
@@ -19,6 +21,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add(emptyRDB)
 	f.Add(real)
 	f.Add(ours)
+	f.Add(streamRDB(f))
 	// Zeroed checksums let the fuzzer reach the framing and the decoder
 	// instead of stopping at the CRC.
 	for _, b := range [][]byte{real, ours} {
@@ -56,4 +59,29 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// streamRDB is a small RDB holding a stream with a group, a consumer and a
+// pending entry, written by Write.
+func streamRDB(tb testing.TB) []byte {
+	ks := keyspace.New(mockClock())
+	st := &keyspace.Stream{
+		Entries: []keyspace.StreamEntry{
+			{ID: keyspace.StreamID{Ms: 1, Seq: 1}, Fields: [][]byte{[]byte("f"), []byte("v")}},
+			{ID: keyspace.StreamID{Ms: 2, Seq: 0}, Fields: [][]byte{[]byte("f"), []byte("12"), []byte("g"), []byte("")}},
+		},
+		LastID: keyspace.StreamID{Ms: 2}, FirstID: keyspace.StreamID{Ms: 1, Seq: 1}, EntriesAdded: 3,
+		MaxDeletedID: keyspace.StreamID{Ms: 1, Seq: 5},
+		Groups: []keyspace.StreamGroup{{Name: "g", LastID: keyspace.StreamID{Ms: 1, Seq: 1}, EntriesRead: 1,
+			Pending:   []keyspace.StreamPending{{ID: keyspace.StreamID{Ms: 1, Seq: 1}, Consumer: "c", DeliveryTime: 5, DeliveryCount: 2}},
+			Consumers: []keyspace.StreamConsumer{{Name: "c", SeenTime: 7}}}},
+	}
+	if err := ks.Put(0, "s", keyspace.Value{Type: keyspace.TypeStream, Stream: st}, keyspace.NoExpire); err != nil {
+		tb.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Write(&out, ks.Snapshot(), "", 0); err != nil {
+		tb.Fatal(err)
+	}
+	return out.Bytes()
 }

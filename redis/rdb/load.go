@@ -132,7 +132,7 @@ func decode(b []byte, f *frame, ks *keyspace.Keyspace, info *Info) (err error) {
 			cbErr = fmt.Errorf("%w: key %q: database %d, expected %d", ErrCorrupt, obj.GetKey(), obj.GetDBIndex(), fk.db)
 			return false
 		}
-		v, ok, err := toValue(obj)
+		v, ok, err := toValue(obj, fk)
 		if err != nil {
 			cbErr = err
 			return false
@@ -170,8 +170,14 @@ func decode(b []byte, f *frame, ks *keyspace.Keyspace, info *Info) (err error) {
 }
 
 // toValue converts a decoded object; ok is false for an empty collection.
-func toValue(obj model.RedisObject) (v keyspace.Value, ok bool, err error) {
+func toValue(obj model.RedisObject, fk frameKey) (v keyspace.Value, ok bool, err error) {
 	switch o := obj.(type) {
+	case *model.StreamObject:
+		if fk.stream == nil {
+			return v, false, fmt.Errorf("%w: key %q: decoder found a stream the framing did not", ErrCorrupt, o.Key)
+		}
+		// Redis keeps empty streams (they carry groups and IDs).
+		return keyspace.Value{Type: keyspace.TypeStream, Stream: fk.stream}, true, nil
 	case *model.StringObject:
 		return keyspace.Value{Type: keyspace.TypeString, Str: o.Value}, true, nil
 	case *model.ListObject:

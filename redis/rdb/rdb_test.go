@@ -186,7 +186,6 @@ func TestUnsupportedContent(t *testing.T) {
 		"version 4":      []byte("REDIS0004\xff"),
 		"version 13":     []byte("REDIS0013\xff"),
 		"database 16":    []byte("REDIS0010\xfe\x10\xff"),
-		"stream":         []byte("REDIS0010\x15\x01k"),
 		"module value":   []byte("REDIS0010\x07\x01k"),
 		"module aux":     []byte("REDIS0010\xf7"),
 		"hash field TTL": []byte("REDIS0012\x18\x01k"),

@@ -71,18 +71,42 @@ func TestLoadRealRedisRDB(t *testing.T) {
 	assert.Equal(t, dump(t, ks), dump(t, again))
 }
 
-func TestLoadRealRedisRejectsStreams(t *testing.T) {
+func TestLoadRealRedisStreams(t *testing.T) {
 	srv := resptest.Start(t, resptest.Options{})
 	cli := srv.Dial(t)
-	cli.MustDo(t, "SET", "k", "v")
-	cli.MustDo(t, "XADD", "st", "*", "f", "v")
+	for _, c := range streamFillScript() {
+		v, err := cli.DoBytes(c...)
+		require.NoError(t, err, "%q", c)
+		require.NotEqual(t, resp.KindError, v.Kind, "%q: %v", c, v)
+	}
 	cli.MustDo(t, "SAVE")
 	b, err := os.ReadFile(filepath.Join(srv.Dir, "dump.rdb"))
 	require.NoError(t, err)
-	_, _, err = LoadBytes(b, clock.New())
-	assert.ErrorIs(t, err, ErrUnsupported)
-	assert.NotErrorIs(t, err, ErrCorrupt)
-	assert.Contains(t, err.Error(), "stream")
+	ks, info, err := LoadBytes(b, clock.New())
+	require.NoError(t, err)
+	assert.Equal(t, 6, info.Keys)
+	want := readBack(t, clientDoer(t, cli))
+	streams := 0
+	for _, v := range want {
+		if strings.HasPrefix(v, "stream ") && strings.Contains(v, "entries") {
+			streams++
+		}
+	}
+	require.Equal(t, 6, streams, "every stream reads back through XINFO STREAM FULL")
+	assert.Equal(t, want, readBack(t, ksDoer(t, ks)))
+
+	// Our writer's streams load back into us and into a real server.
+	out := writeRDB(t, ks, "", 0)
+	again, _, err := LoadBytes(out, clock.New())
+	require.NoError(t, err)
+	assert.Equal(t, dump(t, ks), dump(t, again))
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "x.rdb"), out, 0o600))
+	check, err := exec.Command(resptest.Binary(t, "redis-check-rdb"), filepath.Join(dir, "x.rdb")).CombinedOutput()
+	require.NoError(t, err, "%s", check)
+	srv2 := resptest.Start(t, resptest.Options{Dir: dir, DBFilename: "x.rdb"})
+	assert.Equal(t, want, readBack(t, clientDoer(t, srv2.Dial(t))))
 }
 
 // TestReplicateFromRealRedis plays a replica of a real primary with all
@@ -330,4 +354,58 @@ func TestLoadRealRedisWithFunctions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, info.Keys)
 	assert.Equal(t, 1, ks.Len())
+}
+
+// TestRestoreRealRedisDumps: every value a real server DUMPs (all types and
+// encodings of fillScript and the streams) RESTOREs into a keyspace with
+// the same content, and RESTORE's errors match redis-server's.
+func TestRestoreRealRedisDumps(t *testing.T) {
+	srv := resptest.Start(t, resptest.Options{})
+	cli := srv.Dial(t)
+	fill(t, clientDoer(t, cli))
+	for _, c := range streamFillScript() {
+		_, err := cli.DoBytes(c...)
+		require.NoError(t, err, "%q", c)
+	}
+	want := readBack(t, clientDoer(t, cli))
+	ks := keyspace.New(clock.New())
+	kdo := ksDoer(t, ks)
+	restored := 0
+	for db := range keyspace.NumDBs {
+		cli.MustDo(t, "SELECT", strconv.Itoa(db))
+		kdo(cmd("SELECT", strconv.Itoa(db))...)
+		for _, k := range cli.MustDo(t, "KEYS", "*").Array {
+			payload := cli.MustDo(t, "DUMP", k.Text())
+			exp := cli.MustDo(t, "PEXPIRETIME", k.Text()).Int
+			ttl := "0"
+			if exp > 0 {
+				ttl = strconv.FormatInt(exp, 10)
+			}
+			args := [][]byte{[]byte("RESTORE"), k.Str, []byte(ttl), payload.Str, []byte("ABSTTL")}
+			r := kdo(args...)
+			require.Equal(t, "OK", r.Text(), "RESTORE %q: %v", k.Str, r)
+			restored++
+		}
+	}
+	cli.MustDo(t, "SELECT", "0")
+	kdo(cmd("SELECT", "0")...)
+	assert.Equal(t, want, readBack(t, kdo))
+	assert.Greater(t, restored, 20)
+
+	payload := cli.MustDo(t, "DUMP", "str").Str
+	bad := bytes.Clone(payload)
+	bad[len(bad)-1] ^= 0xff
+	for _, c := range [][][]byte{
+		{[]byte("RESTORE"), []byte("str"), []byte("0"), payload},
+		{[]byte("RESTORE"), []byte("new"), []byte("0"), bad},
+		{[]byte("RESTORE"), []byte("new"), []byte("-1"), payload},
+		{[]byte("RESTORE"), []byte("new"), []byte("0"), payload, []byte("BOGUS")},
+		{[]byte("RESTORE"), []byte("new"), []byte("0"), []byte("short")},
+		{[]byte("RESTORE"), []byte("str"), []byte("0"), payload, []byte("REPLACE")},
+		{[]byte("GET"), []byte("str")},
+	} {
+		w, err := cli.DoBytes(c...)
+		require.NoError(t, err)
+		assert.True(t, w.Equal(kdo(c...)), "%q: redis %v", c[:2], w)
+	}
 }

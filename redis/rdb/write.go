@@ -42,7 +42,7 @@ func Write(w io.Writer, snap *keyspace.Snapshot, replID string, offset int64) er
 	enc := core.NewEncoder(pw).
 		SetHashZipListOpt(hashMaxListpackValue, hashMaxListpackEntries).
 		SetZSetZipListOpt(zsetMaxListpackValue, zsetMaxListpackEntries)
-	if err := writeAll(enc, snap, replID, offset); err != nil {
+	if err := writeAll(enc, pw, snap, replID, offset); err != nil {
 		return err
 	}
 	if err := pw.finish(); err != nil {
@@ -51,7 +51,7 @@ func Write(w io.Writer, snap *keyspace.Snapshot, replID string, offset int64) er
 	return bw.Flush()
 }
 
-func writeAll(enc *core.Encoder, snap *keyspace.Snapshot, replID string, offset int64) error {
+func writeAll(enc *core.Encoder, pw io.Writer, snap *keyspace.Snapshot, replID string, offset int64) error {
 	if err := enc.WriteHeader(); err != nil {
 		return err
 	}
@@ -68,14 +68,43 @@ func writeAll(enc *core.Encoder, snap *keyspace.Snapshot, replID string, offset 
 			return err
 		}
 	}
+	// Streams bypass the encoder (see stream_write.go). The encoder must
+	// have written an object of a database before its next database header
+	// or its end, so a database's streams go out after its other keys, and
+	// a database holding only streams gets its header from us too.
 	curDB := -1
+	var streams []byte
+	flush := func() error {
+		if len(streams) == 0 {
+			return nil
+		}
+		_, err := pw.Write(streams)
+		streams = streams[:0]
+		return err
+	}
 	err := snap.Each(func(db int, key string, v keyspace.Value, expireAt int64) error {
 		if db != curDB {
-			keys, ttls := snap.DBLen(db)
-			if err := enc.WriteDBHeader(uint(db), uint64(keys), uint64(ttls)); err != nil {
+			if err := flush(); err != nil {
 				return err
 			}
 			curDB = db
+			if onlyStreams(snap, db) {
+				keys, ttls := snap.DBLen(db)
+				streams = append(streams, opSelectDB)
+				streams = appendRDBLen(streams, uint64(db))
+				streams = append(streams, opResizeDB)
+				streams = appendRDBLen(streams, uint64(keys))
+				streams = appendRDBLen(streams, uint64(ttls))
+			} else {
+				keys, ttls := snap.DBLen(db)
+				if err := enc.WriteDBHeader(uint(db), uint64(keys), uint64(ttls)); err != nil {
+					return err
+				}
+			}
+		}
+		if v.Type == keyspace.TypeStream {
+			streams = appendStream(streams, key, v.Stream, expireAt)
+			return nil
 		}
 		var opts []any
 		if expireAt != keyspace.NoExpire {
@@ -86,7 +115,15 @@ func writeAll(enc *core.Encoder, snap *keyspace.Snapshot, replID string, offset 
 	if err != nil {
 		return err
 	}
+	if err := flush(); err != nil {
+		return err
+	}
 	return enc.WriteEnd()
+}
+
+// onlyStreams reports whether every key of database db is a stream.
+func onlyStreams(snap *keyspace.Snapshot, db int) bool {
+	return snap.TypeCount(db, keyspace.TypeStream) == func() int { n, _ := snap.DBLen(db); return n }()
 }
 
 func writeValue(enc *core.Encoder, key string, v keyspace.Value, opts []any) error {

@@ -38,9 +38,11 @@ var (
 	// stream element that is not a command, EXEC without MULTI.
 	ErrProtocol = errors.New("redis replica: protocol violation")
 
-	// ErrApply: the shard's keyspace refused a command of the stream
-	// (unknown command, wrong type, bad arguments). Replica and primary
-	// disagree about the data, so the slot's next sync is a full one.
+	// ErrApply: the stream cannot be applied past this point (a SELECT of
+	// a database this replica lacks); the slot's next sync is a full one.
+	// Single commands the keyspace cannot apply (unknown, wrong type, bad
+	// arguments) are skipped and counted instead (ShardStats.Unapplied),
+	// because a full sync would meet them again.
 	ErrApply = errors.New("redis replica: cannot apply command")
 
 	// ErrReadTimeout: the primary sent nothing for Config.ReadTimeout.

@@ -278,6 +278,16 @@ func writeShardReplsm(b *strings.Builder, sh *shard, ss ShardStats, now time.Tim
 	if ss.LastFailure != nil {
 		fmt.Fprintf(b, "replsm_last_failure:%s\r\n", oneLine(ss.LastFailure.Error()))
 	}
+	writeUnapplied(b, ss)
+}
+
+// writeUnapplied reports the commands the shard skipped instead of failing
+// and full-syncing again.
+func writeUnapplied(b *strings.Builder, ss ShardStats) {
+	fmt.Fprintf(b, "replsm_unapplied_commands:%d\r\n", ss.Unapplied)
+	if ss.LastUnapplied != "" {
+		fmt.Fprintf(b, "replsm_last_unapplied:%s\r\n", oneLine(ss.LastUnapplied))
+	}
 }
 
 // writeKeyspace is INFO keyspace: dbN:keys=,expires=,avg_ttl= for every

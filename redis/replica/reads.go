@@ -86,7 +86,15 @@ func (r *Replica) handle(c *server.Conn, args [][]byte) error {
 		c.DB = n
 		return c.WriteOK()
 	case "role":
+		// Client libraries parse ROLE's reply, so it keeps Redis's shape:
+		// one shard's view, or an error when several are in scope.
+		if n := len(r.shardsFor(st)); n > 1 {
+			return c.WriteErrorf("ERR ROLE is ambiguous: this replica follows %d primaries; scope the connection with REPLSM.SHARD <id>, or use REPLSM.ROLE for all shards", n)
+		}
 		return c.WriteValue(r.role(st))
+	case "replsm.role":
+		// Every shard in scope: "slave", then [id, host, port, state, offset] per shard.
+		return c.WriteValue(r.roleAll(st))
 	case "info":
 		return c.WriteBulkString(r.infoText(st, args[1:]))
 	case "replsm.shard":
@@ -95,8 +103,10 @@ func (r *Replica) handle(c *server.Conn, args [][]byte) error {
 		return r.cmdReset(c, args)
 	case "replsm.info":
 		return c.WriteBulkString(r.Info().String())
-	case "dbsize", "exists", "keys":
+	case "dbsize", "keys":
 		return r.sum(c, st, args, name == "keys")
+	case "exists":
+		return r.exists(c, st, args)
 	case "mget":
 		return r.mget(c, st, args)
 	case "scan":
@@ -104,15 +114,45 @@ func (r *Replica) handle(c *server.Conn, args [][]byte) error {
 	case "multi", "exec", "discard", "watch":
 		return c.WriteErrorf("ERR %s is not supported on this replica", strings.ToUpper(name))
 	}
-	if keyspace.IsWrite(name) {
+	// PFCOUNT is a write only in that it caches the cardinality; Redis
+	// serves it on a read-only replica too.
+	if keyspace.IsWrite(name) && name != "pfcount" {
 		return c.WriteError(readOnlyReply)
 	}
-	if len(args) < 2 || !isKnown(name) {
+	key := keyArg(name, args)
+	if key == nil || !isKnown(name) {
 		// Keyless commands the keyspace knows (ECHO) answer from any shard;
 		// unknown ones get Redis's unknown-command error from it too.
 		return r.exec(c, r.shardsFor(st)[0], args)
 	}
-	return r.exec(c, r.owner(st, c.DB, args[1]), args)
+	sh, err := r.owner(st, c.DB, key)
+	if err != nil {
+		return c.WriteError(err.Error())
+	}
+	return r.exec(c, sh, args)
+}
+
+// keyArg is the key a read addresses: the first argument, the second for
+// XINFO's subcommands, the first after STREAMS for XREAD; nil for none.
+// (A multi-key read goes to the first key's shard.)
+func keyArg(name string, args [][]byte) []byte {
+	i := 1
+	switch name {
+	case "xinfo":
+		i = 2
+	case "xread":
+		i = len(args)
+		for j, a := range args {
+			if strings.EqualFold(string(a), "streams") {
+				i = j + 1
+				break
+			}
+		}
+	}
+	if len(args) <= i {
+		return nil
+	}
+	return args[i]
 }
 
 // isKnown reports whether the keyspace implements name.
@@ -140,20 +180,64 @@ func (r *Replica) exec(c *server.Conn, sh *shard, args [][]byte) error {
 }
 
 // owner is the shard that holds key in db, or the first shard in scope when
-// none does (the read then answers "missing" as Redis would).
-func (r *Replica) owner(st *connState, db int, key []byte) *shard {
+// none does (the read then answers "missing" as Redis would). Shards hold
+// disjoint keys: a key found in more than one is an error naming them,
+// never a silent pick.
+func (r *Replica) owner(st *connState, db int, key []byte) (*shard, error) {
 	shards := r.shardsFor(st)
 	if len(shards) == 1 {
-		return shards[0]
+		return shards[0], nil
 	}
+	var found []*shard
 	for _, sh := range shards {
 		d := db
 		res, _ := sh.ks.Exec(&d, [][]byte{[]byte("EXISTS"), key})
 		if res.Reply.Kind == resp.KindInteger && res.Reply.Int > 0 {
-			return sh
+			found = append(found, sh)
 		}
 	}
-	return shards[0]
+	switch len(found) {
+	case 0:
+		return shards[0], nil
+	case 1:
+		return found[0], nil
+	}
+	ids := make([]string, len(found))
+	for i, sh := range found {
+		ids[i] = strconv.Itoa(int(sh.id))
+	}
+	return nil, fmt.Errorf("ERR key %q in db %d is held by shards %s, which must hold disjoint keys; read it with REPLSM.SHARD <id>",
+		clipText(string(key)), db, strings.Join(ids, ", "))
+}
+
+// exists counts the keys given that exist, each in its owner shard.
+func (r *Replica) exists(c *server.Conn, st *connState, args [][]byte) error {
+	if len(args) < 2 {
+		return c.WriteError(server.WrongArgs(args[0]))
+	}
+	var n int64
+	for _, key := range args[1:] {
+		sh, err := r.owner(st, c.DB, key)
+		if err != nil {
+			return c.WriteError(err.Error())
+		}
+		db := c.DB
+		res, _ := sh.ks.Exec(&db, [][]byte{[]byte("EXISTS"), key})
+		n += res.Reply.Int
+	}
+	return c.WriteInteger(n)
+}
+
+// roleAll is REPLSM.ROLE: ROLE's multi-shard form for every shard in scope.
+func (r *Replica) roleAll(st *connState) resp.Value {
+	if len(r.shardsFor(st)) > 1 {
+		return r.role(st)
+	}
+	// role gives the single-shard shape for one shard; REPLSM.ROLE keeps
+	// the per-shard shape whatever the scope.
+	sh := r.shardsFor(st)[0]
+	one := r.role(&connState{scope: sh})
+	return resp.Array(resp.BulkString("slave"), resp.Array(append([]resp.Value{resp.BulkString(strconv.Itoa(int(sh.id)))}, one.Array[1:]...)...))
 }
 
 // sum answers DBSIZE and EXISTS (integers, added up) and KEYS (arrays,
@@ -188,7 +272,11 @@ func (r *Replica) mget(c *server.Conn, st *connState, args [][]byte) error {
 	out := make([]resp.Value, 0, len(args)-1)
 	for _, key := range args[1:] {
 		db := c.DB
-		res, _ := r.owner(st, c.DB, key).ks.Exec(&db, [][]byte{[]byte("GET"), key})
+		sh, err := r.owner(st, c.DB, key)
+		if err != nil {
+			return c.WriteError(err.Error())
+		}
+		res, _ := sh.ks.Exec(&db, [][]byte{[]byte("GET"), key})
 		if res.Reply.Kind != resp.KindBulkString {
 			res.Reply = resp.NullBulk()
 		}

@@ -114,6 +114,34 @@ func TestReadsSeeTheUnionOfShards(t *testing.T) {
 	assert.ErrorContains(t, u.Do(ctx, "SCAN", "123").Err(), "invalid cursor")
 }
 
+// TestReadsKeyInTwoShardsIsAnError: shards hold disjoint keys. A key found
+// in two is never silently read from one: key reads fail naming the
+// shards; DBSIZE sums; SCAN walks every shard; a scoped read still works.
+func TestReadsKeyInTwoShardsIsAnError(t *testing.T) {
+	ctx := testCtx(t, 20*time.Second)
+	r := readReplica(t, 2)
+	load(t, r, 0, 0, []string{"SET", "dup", "zero"}, []string{"SET", "only0", "a"})
+	load(t, r, 1, 0, []string{"SET", "dup", "one"}, []string{"XADD", "x1", "1-1", "f", "v"})
+	u := unionClient(t, r)
+	for _, args := range [][]any{{"GET", "dup"}, {"TYPE", "dup"}, {"EXISTS", "only0", "dup"}, {"MGET", "only0", "dup"}} {
+		err := u.Do(ctx, args...).Err()
+		require.Error(t, err, "%v", args)
+		assert.Contains(t, err.Error(), "held by shards 0, 1", "%v", args)
+	}
+	assert.Equal(t, "a", u.Get(ctx, "only0").Val())
+	assert.Equal(t, int64(1), u.XLen(ctx, "x1").Val())
+	groups, err := u.Do(ctx, "XINFO", "STREAM", "x1").Slice()
+	require.NoError(t, err, "XINFO finds its key in the second argument")
+	assert.Equal(t, "length", groups[0])
+	read, err := u.XRead(ctx, &redis.XReadArgs{Streams: []string{"x1", "0"}, Block: -1}).Result()
+	require.NoError(t, err, "XREAD finds its key after STREAMS")
+	require.Len(t, read, 1)
+	assert.Equal(t, "1-1", read[0].Messages[0].ID)
+	assert.Equal(t, int64(4), u.DBSize(ctx).Val())
+	assert.ElementsMatch(t, []string{"dup", "only0", "dup", "x1"}, scanAll(t, u, 2))
+	assert.Equal(t, "one", shardClient(t, r, 1).Get(ctx, "dup").Val())
+}
+
 func TestReadsRefuseWrites(t *testing.T) {
 	ctx := testCtx(t, 20*time.Second)
 	u := unionClient(t, readReplica(t, 1))
@@ -154,10 +182,19 @@ func TestRoleAndInfo(t *testing.T) {
 	assert.Contains(t, info["replsm_last_failure"], "connection refused")
 
 	u := unionClient(t, r)
-	role, err = u.Do(ctx, "ROLE").Slice()
+	// ROLE keeps Redis's shape: with two shards unscoped it is an error
+	// that points at REPLSM.SHARD; REPLSM.ROLE lists every shard.
+	assert.ErrorContains(t, u.Do(ctx, "ROLE").Err(), "REPLSM.SHARD")
+	role, err = u.Do(ctx, "REPLSM.ROLE").Slice()
 	require.NoError(t, err)
 	require.Len(t, role, 3)
+	assert.Equal(t, "slave", role[0])
 	assert.Equal(t, "0", role[1].([]any)[0])
+	assert.Equal(t, "1", role[2].([]any)[0])
+	one, err := s0.Do(ctx, "REPLSM.ROLE").Slice()
+	require.NoError(t, err)
+	require.Len(t, one, 2)
+	assert.Equal(t, []any{"0", "127.0.0.1", role[1].([]any)[2], "connect", int64(-1)}, one[1])
 	text, err := u.Info(ctx).Result()
 	require.NoError(t, err)
 	for _, want := range []string{"# Replication", "replsm_shards:2", "shard0:master_host=127.0.0.1", "shard1:", "# Keyspace", "# Replsm", "instance_state:Connected", "slot/0:state=", "slot/1:state=Error", "exhausted=true"} {

@@ -3,6 +3,7 @@ package replica
 import (
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,12 @@ type ShardStats struct {
 	// Applied counts write commands applied from the stream (SELECT, ping,
 	// REPLCONF and MULTI/EXEC markers not included).
 	Applied uint64
+	// Unapplied counts commands of the stream this replica skipped because
+	// it cannot apply them (see LastUnapplied); the data may then differ
+	// from the primary's for the keys they touch.
+	Unapplied uint64
+	// LastUnapplied says which command was skipped last and why.
+	LastUnapplied string
 	// FullSyncs counts snapshots loaded and swapped in (+FULLRESYNC done).
 	FullSyncs uint64
 	// PartialSyncs counts +CONTINUE replies accepted.
@@ -86,11 +93,16 @@ type shard struct {
 	cur     Cursor
 	lastErr error
 
-	applied      atomic.Uint64
-	fullSyncs    atomic.Uint64
-	partialSyncs atomic.Uint64
-	sessions     atomic.Uint64
-	lastIO       atomic.Int64 // UnixNano on the replica's clock
+	applied   atomic.Uint64
+	unapplied atomic.Uint64
+	// lastUnapplied and loggedUnapplied (command names already logged,
+	// bounded) are guarded by mu.
+	lastUnapplied   string
+	loggedUnapplied map[string]struct{}
+	fullSyncs       atomic.Uint64
+	partialSyncs    atomic.Uint64
+	sessions        atomic.Uint64
+	lastIO          atomic.Int64 // UnixNano on the replica's clock
 
 	persist persist // snapshots in Config.StateDir (durable.go)
 
@@ -152,6 +164,29 @@ func (sh *shard) advance(db int, off int64, applied uint64) {
 	}
 }
 
+// maxLoggedUnapplied bounds the command names remembered for logging once.
+const maxLoggedUnapplied = 256
+
+// noteUnapplied counts a skipped command and reports whether its name is
+// new to this shard, so that it is logged once, not once per occurrence.
+func (sh *shard) noteUnapplied(args [][]byte, reason string) bool {
+	sh.unapplied.Add(1)
+	name := strings.ToLower(clipText(string(args[0])))
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.lastUnapplied = reason
+	if _, seen := sh.loggedUnapplied[name]; seen {
+		return false
+	}
+	if sh.loggedUnapplied == nil {
+		sh.loggedUnapplied = map[string]struct{}{}
+	}
+	if len(sh.loggedUnapplied) < maxLoggedUnapplied {
+		sh.loggedUnapplied[name] = struct{}{}
+	}
+	return true
+}
+
 // adoptReplID takes the id a +CONTINUE announced; the offset carries on.
 func (sh *shard) adoptReplID(id string) {
 	sh.mu.Lock()
@@ -177,11 +212,12 @@ func (sh *shard) noteFailure(err error) {
 func (sh *shard) stats() ShardStats {
 	st := sh.slot.Status()
 	sh.mu.Lock()
-	cur, lastErr := sh.cur, sh.lastErr
+	cur, lastErr, lastUnapplied := sh.cur, sh.lastErr, sh.lastUnapplied
 	sh.mu.Unlock()
 	out := ShardStats{
 		ID: sh.id, Endpoint: sh.endpoint, State: st.State, Session: st.Session,
 		Cursor: cur, Applied: sh.applied.Load(), FullSyncs: sh.fullSyncs.Load(),
+		Unapplied: sh.unapplied.Load(), LastUnapplied: lastUnapplied,
 		PartialSyncs: sh.partialSyncs.Load(), Sessions: sh.sessions.Load(),
 		Keys: sh.ks.Len(), LastFailure: lastErr,
 	}

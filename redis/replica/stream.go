@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 
 	"github.com/replsm/replsm/internal/failpoint"
@@ -30,7 +31,11 @@ type target interface {
 //     and the offset does not move inside it (Redis updates the master
 //     client's reploff only outside MULTI), so a cut in the middle of a
 //     transaction resends all of it;
-//   - REPLCONF GETACK is answered with the offset before its own bytes.
+//   - REPLCONF GETACK is answered with the offset before its own bytes;
+//   - a command this replica cannot apply (one the keyspace does not
+//     implement, or one it answers with an error) is skipped and reported
+//     to onSkip, as a Redis replica logs and goes on: a full sync would
+//     meet the same command again and loop.
 //
 // An applier is used by one goroutine at a time.
 type applier struct {
@@ -38,6 +43,8 @@ type applier struct {
 	db      int    // the database the stream has SELECTed
 	off     int64  // offset of the last byte applied
 	applied uint64 // write commands applied
+	// onSkip, if set, hears of every command skipped and why.
+	onSkip func(args [][]byte, reason string)
 
 	inMulti bool
 	queued  [][][]byte
@@ -113,7 +120,9 @@ func (a *applier) command(args [][]byte, n int64) (action, error) {
 		return action{}, nil
 	}
 	if !equalFold(name, "select") && !keyspace.IsWrite(string(name)) {
-		return action{}, fmt.Errorf("%w: %q at offset %d is not a write command this replica can apply", ErrApply, clipText(string(name)), a.off+a.pending+1)
+		a.skip(args, fmt.Sprintf("%q at offset %d is not a write command this replica can apply", clipText(string(name)), a.off+a.pending+1))
+		a.consume(n)
+		return action{}, nil
 	}
 	if a.inMulti {
 		a.queued = append(a.queued, args)
@@ -123,7 +132,13 @@ func (a *applier) command(args [][]byte, n int64) (action, error) {
 	db := a.db
 	reply, err := a.ks.Apply(&db, args)
 	if err := applyError(args, reply, err); err != nil {
-		return action{}, fmt.Errorf("%w at offset %d", err, a.off+1)
+		if equalFold(name, "select") {
+			// Every later command would land in the wrong database.
+			return action{}, fmt.Errorf("%w at offset %d", err, a.off+1)
+		}
+		a.skip(args, fmt.Sprintf("%v at offset %d", err, a.off+1))
+		a.off += n
+		return action{}, nil
 	}
 	a.db = db
 	a.off += n
@@ -140,13 +155,14 @@ func (a *applier) exec(n int64) error {
 	if err != nil {
 		return fmt.Errorf("%w: transaction at offset %d: %v", ErrApply, a.off+1, err)
 	}
+	failed := 0
 	for i, r := range results {
 		// A primary propagates only commands that took effect, so an error
-		// here means the data already differs. Earlier commands of the
-		// batch did apply; the session fails and the next sync is a full
-		// one, which replaces the keyspace.
+		// here means this replica cannot do what the primary did. The rest
+		// of the transaction applied; this command is reported and skipped.
 		if err := applyError(a.queued[i], r.Reply, nil); err != nil {
-			return fmt.Errorf("%w in the transaction at offset %d", err, a.off+1)
+			a.skip(a.queued[i], fmt.Sprintf("%v in the transaction at offset %d", err, a.off+1))
+			failed++
 		}
 	}
 	a.db = db
@@ -156,8 +172,16 @@ func (a *applier) exec(n int64) error {
 			a.applied++
 		}
 	}
+	a.applied -= uint64(failed)
 	a.inMulti, a.queued, a.pending = false, nil, 0
 	return nil
+}
+
+// skip reports a command that was not applied.
+func (a *applier) skip(args [][]byte, reason string) {
+	if a.onSkip != nil {
+		a.onSkip(args, reason)
+	}
 }
 
 // consume counts n bytes that change no data.
@@ -216,7 +240,12 @@ func (a *applier) next(rd *resp.Reader) (action, error) {
 func (s *session) stream(rd *resp.Reader) error {
 	sh := s.sh
 	cur := sh.cursor()
-	ap := &applier{ks: sh.ks, db: cur.DB, off: cur.Offset}
+	ap := &applier{ks: sh.ks, db: cur.DB, off: cur.Offset, onSkip: func(args [][]byte, reason string) {
+		if sh.noteUnapplied(args, reason) {
+			s.logger().Error("command from the primary not applied; skipped, the shard keeps streaming",
+				slog.String("command", clipText(string(args[0]))), slog.String("reason", reason))
+		}
+	}}
 	dur := s.rep.dur
 	for {
 		if s.left.Load() {
