@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/replsm/replsm/internal/redisview"
+	"github.com/replsm/replsm/redis/replica"
 	"github.com/replsm/replsm/slot"
 )
 
@@ -71,11 +72,11 @@ func (c *cluster) summarize(ctx context.Context) Summary {
 	for i, p := range c.primaries {
 		id := slot.ID(i)
 		st := c.slotStatus(id)
-		rs, _ := c.replica.Stats(id)
+		rs, po := c.settledStats(ctx, id, p.Offset)
 		s := ShardSummary{
 			ID: id, Endpoint: p.Addr(), State: st.State, Transitions: st.Stats.Transitions,
 			Recoveries: st.Stats.Recoveries, FullSyncs: rs.FullSyncs, PartialSyncs: rs.PartialSyncs,
-			Exhaustions: st.Stats.Exhaustions, PrimaryOffset: p.Offset(), ReplicaOffset: rs.Cursor.Offset, Keys: rs.Keys,
+			Exhaustions: st.Stats.Exhaustions, PrimaryOffset: po, ReplicaOffset: rs.Cursor.Offset, Keys: rs.Keys,
 		}
 		s.DigestMatch, s.Detail = c.compare(ctx, p.Addr(), id)
 		if !s.DigestMatch || s.State != slot.Connected {
@@ -84,6 +85,27 @@ func (c *cluster) summarize(ctx context.Context) Summary {
 		sum.Shards = append(sum.Shards, s)
 	}
 	return sum
+}
+
+// settledStats reads a shard's stats once its offset has caught up with
+// the primary's: the primary keeps sending pings after the load stops, so a
+// single read can fall between a ping and its apply. It gives up after a few
+// seconds and returns the last read.
+func (c *cluster) settledStats(ctx context.Context, id slot.ID, primaryOffset func() int64) (replica.ShardStats, int64) {
+	tick := c.clk.Ticker(20 * time.Millisecond)
+	defer tick.Stop()
+	po := primaryOffset()
+	rs, _ := c.replica.Stats(id)
+	for i := 0; i < 250 && rs.Cursor.Offset != po; i++ {
+		select {
+		case <-ctx.Done():
+			return rs, po
+		case <-tick.C:
+		}
+		po = primaryOffset()
+		rs, _ = c.replica.Stats(id)
+	}
+	return rs, po
 }
 
 func (c *cluster) compare(ctx context.Context, primaryAddr string, id slot.ID) (bool, string) {
