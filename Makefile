@@ -6,7 +6,7 @@ APT_PKGS := redis-server redis-tools graphviz nodejs npm
 BENCH    ?= .
 COUNT    ?= 6
 
-.PHONY: all deps deps-apt deps-npm test demo bench bench-instr statecharts bench-interop vet
+.PHONY: all deps deps-apt deps-npm test demo bench bench-instr statecharts bench-interop bench-recovery vet
 
 all: test
 
@@ -82,6 +82,13 @@ bench-instr:
 # and lag percentiles (see internal/benchinterop).
 bench-interop: deps
 	$(GO) run ./internal/benchinterop
+
+# bench-recovery: a real primary killed for 90 s, then restarted with 30 s
+# of -LOADING; `replsm replica` (the CLI, default config) beside a stock
+# redis-server replica: sync handshakes while the primary was away and
+# seconds back after it is ready (see internal/benchrecovery; ~3.5 min).
+bench-recovery: deps
+	$(GO) run ./internal/benchrecovery
 
 statecharts: deps
 	$(GO) run ./internal/charts/gen
