@@ -97,7 +97,7 @@ func TestTargets(t *testing.T) {
 func TestConfig(t *testing.T) {
 	c := DefaultConfig()
 	require.NoError(t, c.Validate())
-	assert.Equal(t, 30000, c.keys())
+	assert.Equal(t, 300, c.keys())
 	c.Loading = 0
 	require.NoError(t, c.Validate(), "no loading scenario")
 	for _, bad := range []func(*Config){

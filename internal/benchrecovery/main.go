@@ -59,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.DurationVar(&cfg.Outage, "outage", cfg.Outage, "scenario 1: how long the primary stays down")
 	fs.DurationVar(&cfg.Loading, "loading", cfg.Loading, "scenario 2: about how long the restarted primary answers -LOADING (0: skip the scenario)")
-	fs.IntVar(&cfg.KeyLoadDelay, "key-load-delay", cfg.KeyLoadDelay, "scenario 2: the primary's key-load-delay, microseconds per key loaded")
+	fs.IntVar(&cfg.KeyLoadDelay, "key-load-delay", cfg.KeyLoadDelay, "scenario 2: the primary's key-load-delay, microseconds per key loaded (the dataset is --loading / this many keys)")
 	fs.DurationVar(&cfg.MaxBack, "max-back", cfg.MaxBack, "target: replsm's link is up this soon after the primary answers / the load ends")
 	fs.IntVar(&cfg.MaxHandshakes, "max-handshakes", cfg.MaxHandshakes, "target: replsm's sync handshakes during the outage")
 	fs.DurationVar(&cfg.BackTimeout, "back-timeout", cfg.BackTimeout, "give up waiting for a follower's link this long after the primary is back")

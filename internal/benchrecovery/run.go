@@ -58,7 +58,7 @@ func DefaultConfig() Config {
 	return Config{
 		Outage:        90 * time.Second,
 		Loading:       30 * time.Second,
-		KeyLoadDelay:  1000,
+		KeyLoadDelay:  100_000,
 		MaxBack:       3 * time.Second,
 		MaxHandshakes: 12,
 		BackTimeout:   60 * time.Second,
@@ -68,7 +68,7 @@ func DefaultConfig() Config {
 }
 
 // maxKeys bounds scenario 2's dataset (memory and fill time).
-const maxKeys = 2_000_000
+const maxKeys = 200_000
 
 // Validate reports the first unusable field.
 func (c Config) Validate() error {
@@ -145,7 +145,7 @@ type harness struct {
 	// replsm is the binary, oursAddr where the replsm replica serves.
 	replsm, oursAddr string
 	pc               *redis.Client
-	fc   [nFollowers]*redis.Client
+	fc               [nFollowers]*redis.Client
 }
 
 // Run carries out both scenarios and returns what they measured. The
@@ -206,15 +206,19 @@ func (h *harness) start(ctx context.Context) error {
 		}
 	}
 	// The primary's key-load-delay and a short events interval only act
-	// while it loads a dump: a small dataset that loads slowly and answers
-	// clients (-LOADING) every KiB, as a big one does every 2 MB.
+	// while it loads a dump: a few hundred keys that load slowly (a long
+	// sleep per key keeps the load's length independent of the machine's
+	// scheduling latency) and answer clients (-LOADING) after every key
+	// (values above the 1 KiB interval, saved uncompressed), as a big
+	// dataset does every 2 MB.
 	var extra []string
 	if h.cfg.Loading > 0 {
-		extra = []string{"--key-load-delay", strconv.Itoa(h.cfg.KeyLoadDelay), "--loading-process-events-interval-bytes", "1024"}
+		extra = []string{"--key-load-delay", strconv.Itoa(h.cfg.KeyLoadDelay),
+			"--loading-process-events-interval-bytes", "1024", "--rdbcompression", "no"}
 	}
 	h.prim, err = redisproc.Start(ctx, redisproc.Options{
 		Binary: h.bin, Dir: filepath.Join(h.dir, "primary"), Args: extra, Name: "primary",
-		StartTimeout: h.cfg.StartTimeout + 2*h.cfg.Loading, Clock: h.clk,
+		StartTimeout: h.cfg.StartTimeout + 5*h.cfg.Loading, Clock: h.clk,
 	})
 	if err != nil {
 		return err
@@ -475,9 +479,10 @@ func (h *harness) waitKeys(ctx context.Context, n int) error {
 	return nil
 }
 
-// fill writes n keys k:<i> with 64-byte values, pipelined.
+// fill writes n keys k:<i> with values just above the primary's 1 KiB
+// loading-process-events-interval-bytes, pipelined.
 func fill(ctx context.Context, c *redis.Client, n int) error {
-	val := strings.Repeat("v", 64)
+	val := strings.Repeat("v", 1100)
 	const batch = 1000
 	for i := 0; i < n; i += batch {
 		pipe := c.Pipeline()

@@ -291,12 +291,16 @@ func TestInteropExhaustedBackByProbe(t *testing.T) {
 // never exhausted, and Connected shortly after the load ends.
 func TestInteropPrimaryLoadingIsBusy(t *testing.T) {
 	ctx := testCtx(t, 120*time.Second)
-	const keys = 6000 // about 6 s of loading at 1 ms a key
+	const keys = 60 // about 6 s of loading at 100 ms a key
 	proc, err := redisproc.Start(ctx, redisproc.Options{
 		Dir:  t.TempDir(),
 		Name: "loading-primary",
-		// Loading sleeps 1 ms a key and answers clients every KiB read.
-		Args:         append(slices.Clone(primaryArgs), "--key-load-delay", "1000", "--loading-process-events-interval-bytes", "1024"),
+		// Loading sleeps 100 ms a key (long enough that a busy machine's
+		// scheduling latency does not stretch it much) and answers clients
+		// every KiB read: after every key, as the values are bigger (and
+		// saved uncompressed).
+		Args: append(slices.Clone(primaryArgs), "--key-load-delay", "100000",
+			"--loading-process-events-interval-bytes", "1024", "--rdbcompression", "no"),
 		StartTimeout: 90 * time.Second,
 	})
 	require.NoError(t, err)
@@ -312,7 +316,7 @@ func TestInteropPrimaryLoadingIsBusy(t *testing.T) {
 	t.Cleanup(func() { _ = pc.Close() })
 	pipe := pc.Pipeline()
 	for i := 0; i < keys; i++ {
-		pipe.Set(ctx, "k:"+strconv.Itoa(i), i, 0)
+		pipe.Set(ctx, "k:"+strconv.Itoa(i), strings.Repeat("v", 1100), 0)
 	}
 	_, err = pipe.Exec(ctx)
 	require.NoError(t, err)
