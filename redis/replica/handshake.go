@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -94,12 +95,7 @@ func isBusy(v resp.Value) bool {
 		return false
 	}
 	code, _, _ := strings.Cut(v.Text(), " ")
-	for _, c := range busyCodes {
-		if code == c {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(busyCodes, code)
 }
 
 // reply reads the next reply that is not a keepalive.
