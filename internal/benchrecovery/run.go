@@ -381,7 +381,8 @@ func (h *harness) loading(ctx context.Context) (Scenario, error) {
 	if err := h.waitKeys(ctx, sc.Keys); err != nil {
 		return sc, err
 	}
-	if err := h.pc.Save(ctx).Err(); err != nil {
+	// SAVE refuses while a full sync's RDB child still runs.
+	if err := redisproc.Poll(ctx, h.clk, h.cfg.StartTimeout, func() error { return h.pc.Save(ctx).Err() }); err != nil {
 		return sc, fmt.Errorf("SAVE: %w", err)
 	}
 	before, err := h.counts()

@@ -332,7 +332,8 @@ func TestInteropPrimaryLoadingIsBusy(t *testing.T) {
 	cfg.OnExhausted = func(slot.Exhaustion) { exhaustions.Add(1) }
 	r := startReplica(t, cfg)
 	require.NoError(t, r.Instance().WaitSynced(ctx))
-	require.NoError(t, pc.Save(ctx).Err())
+	// SAVE refuses while the full sync's RDB child still runs.
+	redistest.RequireEventually(t, 20*time.Second, "SAVE", func(ctx context.Context) error { return pc.Save(ctx).Err() })
 
 	restarted := make(chan error, 1)
 	go func() { restarted <- proc.Restart(ctx) }() // returns when the load is done
