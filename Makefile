@@ -7,7 +7,7 @@ BENCH    ?= .
 COUNT    ?= 6
 FUZZTIME ?= 25s
 
-.PHONY: all deps deps-apt deps-npm test test-busy fuzz demo bench bench-instr bench-observe statecharts bench-interop vet
+.PHONY: all deps deps-apt deps-npm test test-busy fuzz demo bench bench-instr bench-observe bench-recovery statecharts bench-interop vet
 
 all: test
 
@@ -131,6 +131,13 @@ bench-observe:
 # and lag percentiles (see internal/benchinterop).
 bench-interop: deps
 	$(GO) run ./internal/benchinterop
+
+# bench-recovery: a real primary killed for 90 s, then restarted with 30 s
+# of -LOADING; `replsm replica` (the CLI, default config) beside a stock
+# redis-server replica: sync handshakes while the primary was away and
+# seconds back after it is ready (see internal/benchrecovery; ~3.5 min).
+bench-recovery: deps
+	$(GO) run ./internal/benchrecovery
 
 statecharts: deps
 	$(GO) run ./internal/charts/gen

@@ -184,10 +184,13 @@ func (h *Host[S, E]) Settle(now time.Time) {
 	}
 }
 
-// Healthy marks the machine healthy at now: the exhaustion episode ends and
-// the stable period starts.
+// Healthy marks the machine healthy at now: the exhaustion episode ends,
+// the stable period starts, and a spent budget gets one attempt back (a peer
+// that fails again soon after coming back is retried after its backoff, not
+// at the slow cadence; the backoff keeps growing until a stable period).
 func (h *Host[S, E]) Healthy(now time.Time) {
 	h.Budget.Connected(now)
+	h.Budget.Credit()
 	h.Exhausted = false
 }
 

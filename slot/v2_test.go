@@ -274,3 +274,25 @@ func TestZeroSeedDiffersBetweenRuntimes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(42), c.Host().Seed())
 }
+
+// A primary that fails again soon after the shard came back (inside the
+// stable period, budget still spent) is retried after a backoff, not at the
+// slow cadence: reaching Connected gives the budget one attempt back.
+func TestFailingAgainSoonAfterComingBackIsRetriedPromptly(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.RecoveryCap = 1 })
+	s := h.slot1
+	s.LinkUp()
+	require.NoError(t, s.Fail(h.drv.last().Session, "EOF"))
+	h.advance(2 * time.Second)
+	require.NoError(t, s.Fail(h.drv.last().Session, "EOF"))
+	require.True(t, s.Status().Exhausted)
+	h.advance(s.cfg.ExhaustedRetry)
+	require.NoError(t, s.SyncOK(h.drv.last().Session))
+	require.Equal(t, 1, s.Status().AttemptsLeft, "coming back credits one attempt")
+
+	require.NoError(t, s.Fail(h.drv.last().Session, "EOF again, 1s later"))
+	st := s.Status()
+	require.False(t, st.Exhausted)
+	h.advance(10 * time.Second)
+	assert.Equal(t, WaitReply, s.State(), "retried after its backoff, not in 5 minutes")
+}

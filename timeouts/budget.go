@@ -62,6 +62,16 @@ func (b *Budget) Take() (attempt int, ok bool) {
 	return b.used, true
 }
 
+// Credit gives one recovery back to a budget that has none left (it does
+// nothing otherwise). An owner credits its budget when it becomes healthy:
+// success is evidence the peer works, so the next failure deserves one
+// backed-off retry even inside the stable period.
+func (b *Budget) Credit() {
+	if b.used >= b.cap && b.used > 0 {
+		b.used = b.cap - 1
+	}
+}
+
 // Refill resets the budget to full. It is the operator's reset; it does not
 // touch the health tracking.
 func (b *Budget) Refill() { b.used = 0 }

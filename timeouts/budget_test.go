@@ -140,3 +140,24 @@ func TestBudgetRecoveryCycle(t *testing.T) {
 	assert.True(t, b.Disconnected(now))
 	assert.Equal(t, 3, b.Remaining())
 }
+
+func TestBudgetCreditGivesOneBackWhenSpent(t *testing.T) {
+	b, err := NewBudget(2, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Credit()
+	if b.Remaining() != 2 {
+		t.Fatalf("credit on a full budget changed it: %d left", b.Remaining())
+	}
+	b.Take()
+	b.Credit()
+	if b.Remaining() != 1 {
+		t.Fatalf("credit on a budget with some left changed it: %d left", b.Remaining())
+	}
+	b.Take()
+	b.Credit()
+	if b.Remaining() != 1 {
+		t.Fatalf("credit on a spent budget: %d left, want 1", b.Remaining())
+	}
+}

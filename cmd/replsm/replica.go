@@ -100,7 +100,11 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:6380", "address to serve reads on")
 	keepalive := fs.Duration("keepalive", 20*time.Second, "a shard with no data or ping for this long reconnects (above the primary's repl-ping-replica-period)")
 	replyTimeout := fs.Duration("reply-timeout", 10*time.Second, "how long a shard waits for its primary's PSYNC reply")
-	recoveryCap := fs.Int("cap", 5, "recoveries a shard makes on its own before it stays in Error (REPLSM.RESET to retry)")
+	recoveryCap := fs.Int("cap", 5, "backed-off recoveries a shard makes per stable minute before it reports itself exhausted and slows to --exhausted-retry")
+	exhaustedRetry := fs.Duration("exhausted-retry", 5*time.Minute, "once exhausted, one sync attempt this often (0: wait for REPLSM.RESET); an unreachable primary is probed meanwhile")
+	probeInterval := fs.Duration("probe-interval", time.Second, "a shard in Error whose primary was unreachable probes it (connect + PING, no sync) this often, and syncs as soon as it answers")
+	busyPoll := fs.Duration("busy-poll", time.Second, "ask a primary that answered -LOADING/-MASTERDOWN again after this long (no retry budget spent)")
+	seed := fs.Uint64("seed", 0, "backoff jitter seed for repeatable runs (0: random, so replicas do not retry in step)")
 	readTimeout := fs.Duration("read-timeout", 60*time.Second, "drop a connection to a primary silent for this long, in every phase (at least --keepalive)")
 	pingPeriod := fs.Duration("primary-ping-period", 10*time.Second, "the primaries' repl-ping-replica-period (Redis's default 10s); --keepalive must be longer")
 	stateDir := fs.String("state-dir", "", "directory (must exist) for each shard's snapshot and cursor and the milestone outbox, so a restart resumes with PSYNC; empty keeps everything in memory")
@@ -134,6 +138,12 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return usageErr("--read-timeout %s is below --keepalive %s: the link would be dropped before the keepalive could notice the silence", *readTimeout, *keepalive)
 	case *recoveryCap < 1:
 		return usageErr("--cap must be >= 1, got %d", *recoveryCap)
+	case *exhaustedRetry < 0:
+		return usageErr("--exhausted-retry must be >= 0 (0 waits for REPLSM.RESET), got %s", *exhaustedRetry)
+	case *probeInterval <= 0:
+		return usageErr("--probe-interval must be > 0, got %s", *probeInterval)
+	case *busyPoll <= 0:
+		return usageErr("--busy-poll must be > 0, got %s", *busyPoll)
 	case *snapEvery <= 0:
 		return usageErr("--snapshot-interval must be > 0, got %s", *snapEvery)
 	case *snapBytes < 0:
@@ -161,6 +171,10 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	cfg.SlotConfig.KeepaliveTimeout = *keepalive
 	cfg.SlotConfig.ReplyTimeout = *replyTimeout
 	cfg.SlotConfig.RecoveryCap = *recoveryCap
+	cfg.SlotConfig.ExhaustedRetry = *exhaustedRetry
+	cfg.SlotConfig.ProbeInterval = *probeInterval
+	cfg.SlotConfig.BusyPoll = *busyPoll
+	cfg.Seed = *seed
 	cfg.ReadTimeout = *readTimeout
 	cfg.Logger = log
 	cfg.StateDir = *stateDir

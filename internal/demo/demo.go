@@ -177,7 +177,7 @@ func (c *cluster) up() error {
 	rcfg.Observers = []slot.Observer{func(r slot.Record) { c.printf("%s", r) }}
 	rcfg.InstanceObservers = []func(core.Record){func(r core.Record) { c.printf("%s", r) }}
 	rcfg.OnExhausted = func(e slot.Exhaustion) {
-		c.printf("EXHAUSTED %s (%s): %s — operator reset needed", e.Slot, e.Endpoint, e.LastError)
+		c.printf("EXHAUSTED %s (%s): %s — probing it; back as soon as it answers", e.Slot, e.Endpoint, e.LastError)
 		select {
 		case c.exhausted <- e.Slot:
 		default:

@@ -13,9 +13,10 @@ import (
 )
 
 // TestDemo runs the whole demo (with shorter pauses) and checks that each
-// fault left the trace it should: shard 0 was cut and later exhausted and
-// reset, shard 1 resumed after a stall, shard 2 needed a full sync; all
-// converged with equal digests.
+// fault left the trace it should: shard 0 was cut, later exhausted (said
+// once) and came back by itself through a probe, no reset; shard 1 resumed
+// after a stall, shard 2 needed a full sync; all converged with equal
+// digests.
 func TestDemo(t *testing.T) {
 	var out bytes.Buffer
 	opts := DefaultOptions(&out)
@@ -36,11 +37,14 @@ func TestDemo(t *testing.T) {
 	}
 	assert.Equal(t, uint64(1), sum.Shards[0].Exhaustions)
 	assert.Equal(t, uint64(1), sum.Shards[0].FullSyncs, "refused dials say nothing about incremental sync: no escalation")
-	assert.GreaterOrEqual(t, sum.Shards[0].PartialSyncs, uint64(2), "cut and reset both resume with +CONTINUE")
+	assert.GreaterOrEqual(t, sum.Shards[0].PartialSyncs, uint64(2), "the cut and the return both resume with +CONTINUE")
 	assert.GreaterOrEqual(t, sum.Shards[1].PartialSyncs, uint64(1))
 	assert.Equal(t, uint64(2), sum.Shards[2].FullSyncs, "the initial one and the one after the restart")
 	assert.Contains(t, out.String(), "keepalive_timeout Connected -> TryConnect")
 	assert.Contains(t, out.String(), "EXHAUSTED slot/0")
+	assert.Contains(t, out.String(), "ok: shard 0 back by itself")
+	assert.Contains(t, out.String(), `reason="probe: endpoint answers"`)
+	assert.NotContains(t, out.String(), " reset Error -> ", "no operator reset")
 	assert.Contains(t, out.String(), "RESULT: every shard converged and every digest matches")
 }
 

@@ -6,8 +6,9 @@
 // drives a bounded write load, and walks through the faults the framework
 // exists for: a cut link, a link stalled past the keepalive timeout, a
 // primary restarted without its backlog (a full sync), and a primary kept
-// down past the retry cap (the shard exhausts, says so, and comes back only
-// after an operator reset). A status line per second shows every shard;
+// down past the retry cap (the shard exhausts and says so once, probes the
+// endpoint instead of spending sync handshakes, and comes back by itself
+// within a probe of the primary answering, no operator reset). A status line per second shows every shard;
 // every transition is printed as it happens; the summary says, per shard,
 // where it ended, how it got there, and whether the replica's digest equals
 // its primary's. Run reports success only if every shard converged and every

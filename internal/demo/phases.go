@@ -9,7 +9,8 @@ import (
 )
 
 // play walks through the faults, one shard each, and waits after each for
-// the framework to heal it on its own (or, for exhaustion, to say so).
+// the framework to heal it on its own: exhaustion included, which it
+// reports once and then outlasts by probing.
 func (c *cluster) play(ctx context.Context) error {
 	c.printf("== phase 1: every shard syncs")
 	if err := c.waitFor(ctx, "all shards Connected", func() (bool, string) { return c.allConnected() }); err != nil {
@@ -59,7 +60,7 @@ func (c *cluster) play(ctx context.Context) error {
 	}
 
 	c.steady(ctx)
-	c.printf("== phase 5: take primary 0 down past the retry cap")
+	c.printf("== phase 5: take primary 0 down past the retry cap; it comes back by itself")
 	c.proxies[0].Down()
 	if err := c.waitFor(ctx, "shard 0 exhausted", func() (bool, string) {
 		st := c.slotStatus(0)
@@ -67,22 +68,31 @@ func (c *cluster) play(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	// It stays in Error: wait a few backoffs' worth and check.
-	c.clk.Sleep(2 * time.Second)
-	if st := c.slotStatus(0); st.State != slot.Error {
-		return fmt.Errorf("demo: exhausted shard 0 left Error on its own (%s)", st.State)
+	// Exhausted, it spends no more sync handshakes: it probes the endpoint
+	// (connect + PING) about once a second while the primary is down.
+	ex := c.slotStatus(0)
+	if err := c.waitFor(ctx, "shard 0 probing primary 0", func() (bool, string) {
+		st := c.slotStatus(0)
+		return st.State == slot.Error && st.Stats.Probes >= ex.Stats.Probes+2, fmt.Sprintf("%s, %d probes", st.State, st.Stats.Probes)
+	}); err != nil {
+		return err
 	}
-	c.printf("shard 0 stays in Error and says so; bring primary 0 back and reset it")
+	if st := c.slotStatus(0); st.State != slot.Error || st.Stats.Recoveries != ex.Stats.Recoveries {
+		return fmt.Errorf("demo: exhausted shard 0 tried a sync while primary 0 was down (%s, %d recoveries)", st.State, st.Stats.Recoveries)
+	}
+	c.printf("shard 0 is exhausted, said so once and probes; bring primary 0 back (no operator reset)")
 	if err := c.proxies[0].Up(); err != nil {
 		return err
 	}
-	if err := c.replica.Reset(0, "operator reset after primary 0 is back"); err != nil {
-		return err
-	}
-	return c.waitFor(ctx, "shard 0 back", func() (bool, string) {
+	back := c.clk.Now()
+	if err := c.waitFor(ctx, "shard 0 back by itself", func() (bool, string) {
 		st := c.slotStatus(0)
 		return st.State == slot.Connected, string(st.State)
-	})
+	}); err != nil {
+		return err
+	}
+	c.printf("shard 0 Connected %.2fs after primary 0 answered again", c.clk.Since(back).Seconds())
+	return nil
 }
 
 // steady lets the load run for a while between faults, so every phase

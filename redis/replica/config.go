@@ -84,11 +84,16 @@ type Config struct {
 	// InstanceObservers get every instance transition record.
 	InstanceObservers []func(core.Record)
 
-	// OnExhausted is called (outside locks) when a shard runs out of
-	// recoveries and stays in Error until REPLSM.RESET / Replica.Reset.
+	// OnExhausted is called (outside locks) once per exhaustion episode:
+	// when a shard has spent its recovery budget. The shard keeps going at
+	// SlotConfig.ExhaustedRetry, probes an unreachable primary every
+	// SlotConfig.ProbeInterval and is back as soon as it answers; the
+	// episode ends when the shard is Connected again. REPLSM.RESET /
+	// Replica.Reset refill the budget at once.
 	OnExhausted func(slot.Exhaustion)
 
-	// Seed makes the backoff jitter repeatable.
+	// Seed makes the backoff jitter repeatable; zero draws a random seed,
+	// so two replica processes never retry at the same instants.
 	Seed uint64
 
 	// StateDir, when set, makes the replica survive restarts: every shard's
@@ -139,7 +144,9 @@ const (
 )
 
 // DefaultConfig returns the numbers a production replica starts from: the
-// core's slot defaults (20 s keepalive, 10 s reply timeout, 5 recoveries),
+// core's slot defaults (20 s keepalive, 10 s reply timeout, 5 recoveries
+// per stable minute then one every 5 minutes, probes of an unreachable
+// primary every second, a busy primary asked again after a second),
 // the core's instance defaults with IdleTimeout 0, ACK every second, a 5 s
 // dial timeout and a 60 s read timeout (Redis's repl-timeout), and with a
 // StateDir a snapshot every minute or 64 MiB of stream. Shards, ListenAddr,
@@ -147,8 +154,10 @@ const (
 func DefaultConfig() Config {
 	inst := core.DefaultConfig()
 	inst.IdleTimeout = 0
+	sc := slot.DefaultConfig()
+	sc.AtomicLoad = true // New sets it anyway: see there
 	return Config{
-		SlotConfig:           slot.DefaultConfig(),
+		SlotConfig:           sc,
 		Instance:             inst,
 		AckPeriod:            time.Second,
 		StreamStartAckPeriod: defaultStreamStartAckPeriod,

@@ -17,9 +17,16 @@
 //	                                (slot.Data as bytes arrive), loaded into
 //	                                a new keyspace, swapped in whole,
 //	                                cursor = (id, offset), slot.DBSyncDone
-//	-NOMASTERLINK, -LOADING, -ERR, EOF, bad RDB, bad RESP, unknown command,
+//	-LOADING, -MASTERDOWN,
+//	-NOMASTERLINK (busy)         -> slot.Busy(session, reason): asked again
+//	                                after BusyPoll, no budget spent
+//	-ERR, -NOAUTH, EOF, bad RDB, bad RESP, unknown command,
 //	read timeout                 -> slot.Fail(session, reason)
+//	refused, no route, dial
+//	timeout                      -> slot.FailUnreached(session, reason)
 //	slot leaves the session      -> Close(session): the connection closes
+//	slot in Error probes         -> Probe: connect + PING, any reply is an
+//	                                answer (slot.ProbeResult)
 //
 // The stream is applied command by command to the shard's keyspace with a
 // Redis replica's offset accounting (every byte counts; MULTI/EXEC applies
@@ -37,9 +44,12 @@
 // The instance's meta step checks every endpoint that answers is really a
 // primary (ROLE, falling back to INFO replication): one that says it is a
 // replica is a fatal topology mismatch. An unreachable endpoint does not
-// hold the instance back; its own slot fails and recovers, or exhausts its
-// retries and says so (Config.OnExhausted, INFO, REPLSM.INFO) until an
-// operator resets it (REPLSM.RESET <id>, Replica.Reset).
+// hold the instance back; its own slot fails and recovers. A shard that
+// spends its recovery budget says so once (Config.OnExhausted, INFO,
+// REPLSM.INFO) and keeps going: it probes an unreachable primary about once
+// a second and is back within a probe of it answering, and retries at the
+// slow ExhaustedRetry cadence otherwise. REPLSM.RESET <id> (Replica.Reset)
+// refills the budget at once.
 //
 // Surviving restarts (Config.StateDir). The keyspace lives in memory, so a
 // saved cursor alone would let a restarted replica continue on top of an
@@ -70,7 +80,7 @@
 // internal/failpoint (REPLSM_FAILPOINTS); unarmed, the points cost nothing.
 //
 // Goroutines: one per live session plus its ticker (ACKs, read timeout),
-// one per meta step, the read server's, the snapshot writer and the
+// one per meta step, at most one reachability probe per shard, the read server's, the snapshot writer and the
 // outbox's deliverer. Close stops them all and waits.
 // A session of a shard starts only after the previous one has exited, so a
 // shard's keyspace and cursor have one writer at a time. All timers run on

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ func (s *session) handshake(rd *resp.Reader) (handshakeResult, error) {
 		return handshakeResult{}, err
 	}
 	if v.Kind != resp.KindSimpleString || !strings.EqualFold(v.Text(), "PONG") {
+		if isBusy(v) {
+			return handshakeResult{}, fmt.Errorf("%w: PING: %s", errBusy, clipText(replyText(v)))
+		}
 		// -NOAUTH, -ERR ...: Redis also gives up on anything but +PONG here.
 		return handshakeResult{}, fmt.Errorf("PING: %s", clipText(replyText(v)))
 	}
@@ -71,6 +75,29 @@ func (s *session) handshake(rd *resp.Reader) (handshakeResult, error) {
 	return parsePSYNCReply(v)
 }
 
+// errBusy marks a handshake the primary answered with "not now": it is
+// alive but cannot serve a replica yet. The session reports it as
+// slot.Busy, which asks again after Config.SlotConfig.BusyPoll without
+// spending the shard's recovery budget.
+var errBusy = errors.New("primary busy")
+
+// busyCodes are the error replies of a primary that will serve a replica
+// soon: -LOADING (loading its dataset after a restart), -MASTERDOWN (a
+// replica with replica-serve-stale-data no whose own link is down) and
+// -NOMASTERLINK (a replica asked for PSYNC before its own link is up).
+// Redis's own replica treats -LOADING and -NOMASTERLINK at PSYNC as "try
+// later" too.
+var busyCodes = []string{"LOADING", "MASTERDOWN", "NOMASTERLINK"}
+
+// isBusy reports whether v is a busy error reply.
+func isBusy(v resp.Value) bool {
+	if v.Kind != resp.KindError {
+		return false
+	}
+	code, _, _ := strings.Cut(v.Text(), " ")
+	return slices.Contains(busyCodes, code)
+}
+
 // reply reads the next reply that is not a keepalive.
 func (s *session) reply(rd *resp.Reader, what string) (resp.Value, error) {
 	for {
@@ -92,10 +119,14 @@ func (s *session) reply(rd *resp.Reader, what string) (resp.Value, error) {
 //
 //	+FULLRESYNC <replid: exactly 40 chars> <offset>   full sync; RDB follows
 //	+CONTINUE [<new replid>]                          backlog bytes follow
-//	-NOMASTERLINK ..., -LOADING ..., -ERR ...         try later
+//	-LOADING, -MASTERDOWN, -NOMASTERLINK ...          busy: ask again soon (errBusy)
+//	-ERR ...                                          failed
 func parsePSYNCReply(v resp.Value) (handshakeResult, error) {
 	line := replyText(v)
 	if v.Kind == resp.KindError {
+		if isBusy(v) {
+			return handshakeResult{}, fmt.Errorf("%w: PSYNC: %s", errBusy, clipText(line))
+		}
 		// The reason lands in records, logs and INFO: a huge error line
 		// from a hostile peer is clipped like every other reply.
 		return handshakeResult{}, fmt.Errorf("PSYNC: %s", clipText(line))

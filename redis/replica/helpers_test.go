@@ -103,6 +103,14 @@ func waitState(t testing.TB, r *Replica, id slot.ID, want slot.State, within tim
 	})
 }
 
+// slotStatus is the core's status of shard id.
+func slotStatus(t testing.TB, r *Replica, id slot.ID) slot.Status {
+	t.Helper()
+	s, err := r.Instance().Slot(id)
+	require.NoError(t, err)
+	return s.Status()
+}
+
 // requireSameDigest compares a primary with the replica's view of its shard.
 func requireSameDigest(t testing.TB, ctx context.Context, primary, replica *redis.Client) *redistest.DigestReport {
 	t.Helper()

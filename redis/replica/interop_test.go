@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/replsm/replsm/internal/faultproxy"
+	"github.com/replsm/replsm/internal/redisproc"
 	"github.com/replsm/replsm/internal/redistest"
 	"github.com/replsm/replsm/slot"
 )
@@ -206,20 +209,32 @@ func TestInteropLinkCutUnderLoad(t *testing.T) {
 	t.Logf("%d cuts under %d load chunks; applied %d commands over %d sessions", cuts, chunks, st.Applied, st.Sessions)
 }
 
-// TestInteropRetriesExhaustedThenReset: with the primary down past the
-// retry cap the shard stays in Error and says so; once the primary is back,
-// REPLSM.RESET brings the shard back to Connected.
-func TestInteropRetriesExhaustedThenReset(t *testing.T) {
-	ctx := testCtx(t, 120*time.Second)
+// TestInteropExhaustedBackByProbe: the primary stays down past the retry
+// cap. The shard says it is exhausted (once), stops spending sync
+// handshakes, probes the endpoint, and is Connected within a few probe
+// intervals of the primary answering again: no operator reset, no wait for
+// the slow ExhaustedRetry cadence (a minute here).
+func TestInteropExhaustedBackByProbe(t *testing.T) {
+	ctx := testCtx(t, 90*time.Second)
 	p := startPrimary(t, "primary")
 	pc := p.Client()
 	require.NoError(t, redistest.FillAllTypes(ctx, pc, "pre", 50))
+	log := &recordLog{}
 	cfg := testConfig(t, map[slot.ID]string{0: p.Addr()})
+	cfg.Observers = append(cfg.Observers, log.observe)
 	cfg.SlotConfig.RecoveryCap = 2
+	cfg.SlotConfig.ExhaustedRetry = time.Minute
+	cfg.SlotConfig.ProbeInterval = 200 * time.Millisecond
+	var exhaustions atomic.Int32
 	exhausted := make(chan slot.Exhaustion, 4)
-	cfg.OnExhausted = func(e slot.Exhaustion) { exhausted <- e }
+	cfg.OnExhausted = func(e slot.Exhaustion) {
+		exhaustions.Add(1)
+		exhausted <- e
+	}
 	r := startReplica(t, cfg)
 	require.NoError(t, r.Instance().WaitSynced(ctx))
+	handshakes := func() int { return len(log.find(0, slot.EvSendTrySync)) + len(log.find(0, slot.EvSendDBSync)) }
+	before := handshakes()
 
 	p.Kill()
 	select {
@@ -230,26 +245,130 @@ func TestInteropRetriesExhaustedThenReset(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("no exhaustion reported: %v", r.Info())
 	}
-	info := r.Info()
-	require.Len(t, info.Slots, 1)
-	assert.True(t, info.Slots[0].Exhausted)
-	assert.Equal(t, slot.Error, info.Slots[0].State)
+	atExhaustion := handshakes()
+	probesAt := slotStatus(t, r, 0).Stats.Probes
+	// Stay down for a while: the shard probes, and spends no handshake.
+	redistest.RequireEventually(t, 30*time.Second, "probes while exhausted", func(context.Context) error {
+		if st := slotStatus(t, r, 0); st.Stats.Probes < probesAt+5 {
+			return fmt.Errorf("%d probes so far (state %s)", st.Stats.Probes, st.State)
+		}
+		return nil
+	})
+	st := slotStatus(t, r, 0)
+	assert.True(t, st.Exhausted)
+	assert.Equal(t, slot.Error, st.State)
+	assert.Equal(t, atExhaustion, handshakes(), "probes are not sync handshakes")
+	assert.LessOrEqual(t, atExhaustion-before, cfg.SlotConfig.RecoveryCap+1, "handshakes during the outage")
 	text, err := unionClient(t, r).Do(ctx, "REPLSM.INFO").Text()
 	require.NoError(t, err)
 	assert.Contains(t, text, "exhausted=true")
+	assert.Contains(t, text, "probing=true")
 	assert.Contains(t, text, "connection refused")
 	// Reads keep working from the last data while the shard is down.
 	n, err := unionClient(t, r).Exists(ctx, "pre:s:0").Result()
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n)
 
-	p.Restart()
+	p.Restart() // returns once it answers PING
+	answering := time.Now()
 	require.NoError(t, redistest.FillAllTypes(ctx, pc, "new", 50))
-	require.NoError(t, unionClient(t, r).Do(ctx, "REPLSM.RESET", "0").Err())
-	waitState(t, r, 0, slot.Connected, 30*time.Second)
+	waitState(t, r, 0, slot.Connected, 20*time.Second)
+	t.Logf("Connected %v after the primary answered", time.Since(answering).Round(time.Millisecond))
 	requireSameDigest(t, ctx, pc, shardClient(t, r, 0))
+
+	recs := log.find(0, slot.EvRecover)
+	require.NotEmpty(t, recs)
+	assert.Contains(t, recs[len(recs)-1].Reason, "probe", "back through a probe, not the slow cadence")
+	assert.Empty(t, log.find(0, slot.EvReset), "no operator reset")
+	assert.Equal(t, int32(1), exhaustions.Load(), "exhaustion is reported once per episode")
+	st = slotStatus(t, r, 0)
+	assert.Equal(t, uint64(1), st.Stats.Exhaustions)
+	assert.False(t, st.Exhausted, "Connected ends the episode")
 	err = unionClient(t, r).Do(ctx, "REPLSM.RESET", "0").Err()
 	require.Error(t, err, "a Connected shard cannot be reset")
+}
+
+// TestInteropPrimaryLoadingIsBusy: the primary restarts from a dump that
+// takes seconds to load (key-load-delay) and answers -LOADING meanwhile.
+// The shard takes that as "busy, ask again": many re-asks, no budget spent,
+// never exhausted, and Connected shortly after the load ends.
+func TestInteropPrimaryLoadingIsBusy(t *testing.T) {
+	ctx := testCtx(t, 120*time.Second)
+	const keys = 60 // about 6 s of loading at 100 ms a key
+	proc, err := redisproc.Start(ctx, redisproc.Options{
+		Dir:  t.TempDir(),
+		Name: "loading-primary",
+		// Loading sleeps 100 ms a key (long enough that a busy machine's
+		// scheduling latency does not stretch it much) and answers clients
+		// every KiB read: after every key, as the values are bigger (and
+		// saved uncompressed).
+		Args: append(slices.Clone(primaryArgs), "--key-load-delay", "100000",
+			"--loading-process-events-interval-bytes", "1024", "--rdbcompression", "no"),
+		StartTimeout: 90 * time.Second,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if err := proc.Close(); err != nil {
+			t.Errorf("close primary: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("primary log tail:\n%s", proc.LogTail())
+		}
+	})
+	pc := redistest.NewClient(proc.Addr(), 0)
+	t.Cleanup(func() { _ = pc.Close() })
+	pipe := pc.Pipeline()
+	for i := 0; i < keys; i++ {
+		pipe.Set(ctx, "k:"+strconv.Itoa(i), strings.Repeat("v", 1100), 0)
+	}
+	_, err = pipe.Exec(ctx)
+	require.NoError(t, err)
+
+	log := &recordLog{}
+	cfg := testConfig(t, map[slot.ID]string{0: proc.Addr()})
+	cfg.Observers = append(cfg.Observers, log.observe)
+	cfg.SlotConfig.RecoveryCap = 5
+	cfg.SlotConfig.Backoff.Initial = 300 * time.Millisecond
+	cfg.SlotConfig.ProbeInterval = 200 * time.Millisecond
+	cfg.SlotConfig.BusyPoll = 200 * time.Millisecond
+	var exhaustions atomic.Int32
+	cfg.OnExhausted = func(slot.Exhaustion) { exhaustions.Add(1) }
+	r := startReplica(t, cfg)
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+	// SAVE refuses while the full sync's RDB child still runs.
+	redistest.RequireEventually(t, 20*time.Second, "SAVE", func(ctx context.Context) error { return pc.Save(ctx).Err() })
+
+	restarted := make(chan error, 1)
+	go func() { restarted <- proc.Restart(ctx) }() // returns when the load is done
+	redistest.RequireEventually(t, 60*time.Second, "busy replies while loading", func(context.Context) error {
+		if st := slotStatus(t, r, 0); st.Stats.BusyRetries <= uint64(cfg.SlotConfig.RecoveryCap) {
+			return fmt.Errorf("%d busy retries so far (state %s)", st.Stats.BusyRetries, st.State)
+		}
+		return nil
+	})
+	var loaded time.Time
+	select {
+	case err := <-restarted:
+		require.NoError(t, err)
+		loaded = time.Now()
+	case <-ctx.Done():
+		t.Fatal("the primary did not finish loading")
+	}
+	waitState(t, r, 0, slot.Connected, 20*time.Second)
+	t.Logf("Connected %v after the load ended", time.Since(loaded).Round(time.Millisecond))
+	requireSameDigest(t, ctx, pc, shardClient(t, r, 0))
+
+	st := slotStatus(t, r, 0)
+	t.Logf("busy retries %d, failures %d, probes %d", st.Stats.BusyRetries, st.Stats.Failures, st.Stats.Probes)
+	assert.Zero(t, exhaustions.Load(), "a loading primary never exhausts the shard")
+	assert.Zero(t, st.Stats.Exhaustions)
+	busy := log.find(0, slot.EvBusy)
+	busy = append(busy, log.find(0, slot.EvBusyFull)...)
+	require.NotEmpty(t, busy)
+	assert.Contains(t, busy[0].Reason, "-LOADING")
+	for _, rec := range log.find(0, slot.EvFail) {
+		assert.NotContains(t, rec.Reason, "LOADING", "-LOADING is busy, never a failure")
+	}
 }
 
 // TestInteropTwoShardsOneFails: two real primaries, one shard each. One

@@ -71,6 +71,11 @@ func New(cfg Config, clk clock.Clock) (_ *Replica, err error) {
 		return nil, fmt.Errorf("%w: nil clock", ErrInvalidConfig)
 	}
 	cfg.Shards = maps.Clone(cfg.Shards) // the caller's map stays the caller's
+	// A full sync loads into a new keyspace that is swapped in only when
+	// complete (transfer.go), and the cursor moves with it: an aborted
+	// transfer leaves data and cursor as they were, so it needs no full
+	// sync of its own.
+	cfg.SlotConfig.AtomicLoad = true
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -219,8 +224,8 @@ func (r *Replica) masterLabel() string {
 	return strings.Join(parts, ",")
 }
 
-// Close stops serving, stops the core's schedulers, ends every session and
-// meta probe and waits for all of their goroutines. Shard states stay as
+// Close stops serving, stops the core's schedulers, ends every session,
+// meta step and reachability probe and waits for all of their goroutines. Shard states stay as
 // they were. With a StateDir it then writes a last snapshot of every shard
 // whose data moved since its previous one, and closes the store; the
 // outbox stops with undelivered milestones kept for the next run. Close is
@@ -248,6 +253,9 @@ func (r *Replica) Close() error {
 	for _, sh := range r.order {
 		if sh.live != nil {
 			sh.live.stop("replica closing")
+		}
+		if sh.probeCancel != nil {
+			sh.probeCancel()
 		}
 	}
 	for _, cancel := range r.metas {
@@ -394,4 +402,5 @@ func (d slotDriver) Close(id slot.ID, sess slot.Session, reason string) {
 var (
 	_ core.Driver = (*Replica)(nil)
 	_ slot.Driver = slotDriver{}
+	_ slot.Prober = slotDriver{}
 )

@@ -143,6 +143,13 @@ func (s *session) run() {
 	if cause := s.ownCause(); cause != nil {
 		err = cause
 	}
+	if errors.Is(err, errBusy) {
+		// Alive but not ready: not a failure, no budget spent.
+		if berr := s.sh.slot.Busy(s.id, err.Error()); berr != nil {
+			s.logger().Debug("busy reply not delivered", slog.String("reply", err.Error()), slog.String("why", berr.Error()))
+		}
+		return
+	}
 	if errors.Is(err, ErrApply) {
 		// Replica and primary disagree about the data: only a full sync
 		// repairs that, so do not retry the same stream.

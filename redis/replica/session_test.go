@@ -118,8 +118,6 @@ func TestSessionFailureReasons(t *testing.T) {
 		want  string // in the failure reason
 	}{
 		{"noauth", "-NOAUTH Authentication required.\r\n", "", "PING: -NOAUTH Authentication required."},
-		{"nomasterlink", "", "-NOMASTERLINK Can't SYNC while not connected with my master\r\n", "PSYNC: -NOMASTERLINK Can't SYNC"},
-		{"loading", "", "-LOADING Redis is loading the dataset in memory\r\n", "PSYNC: -LOADING"},
 		{"err", "", "-ERR something\r\n", "PSYNC: -ERR something"},
 		{"short id", "", "+FULLRESYNC abc 0\r\n", "replication id has 3 chars, want 40"},
 		{"long id", "", "+FULLRESYNC " + replID1 + "0 0\r\n", "replication id has 41 chars"},

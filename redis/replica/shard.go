@@ -88,6 +88,9 @@ type shard struct {
 
 	// live is the newest session of the shard; guarded by Replica.mu.
 	live *session
+	// probeCancel cancels the shard's reachability probe in flight (nil
+	// when none); guarded by Replica.mu.
+	probeCancel func()
 
 	mu      sync.Mutex
 	cur     Cursor
