@@ -2,10 +2,14 @@ package replsmtest
 
 import (
 	"testing"
-
-	"pgregory.net/rapid"
 )
 
+// TestExplore is the fixed budget `go test` runs: enough seeds to cross
+// every command and timer, well under a minute even with -race.
 func TestExplore(t *testing.T) {
-	rapid.Check(t, Property(Options{Followers: true}))
+	n := 400
+	if testing.Short() {
+		n = 50
+	}
+	Explore(t, 1, n, Options{Followers: true})
 }
