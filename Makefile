@@ -6,7 +6,7 @@ APT_PKGS := redis-server redis-tools graphviz nodejs npm
 BENCH    ?= .
 COUNT    ?= 6
 
-.PHONY: all deps deps-apt deps-npm test demo bench bench-instr statecharts bench-interop vet
+.PHONY: all deps deps-apt deps-npm test demo bench bench-instr statecharts bench-interop vet explore
 
 all: test
 
@@ -40,6 +40,16 @@ vet:
 test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 45m ./...
+
+# explore: SEEDS seeded random histories over the instance, its slots,
+# followers and snapshots on the mock clock, every step checked against the
+# invariants (replsmtest); each failure prints its seed and its minimized
+# history as a scenario script. Ends with one line:
+#   explore: N seeds, F failures, R seeds/min (failing seeds: ...)
+SEEDS ?= 10000
+explore:
+	@mkdir -p bin && $(GO) build -o bin/replsm-explore ./cmd/replsm-explore
+	@bin/replsm-explore -seeds $(SEEDS)
 
 # demo: the main job (see README).
 demo: deps

@@ -40,7 +40,11 @@ func Property(opts Options) func(*rapid.T) {
 		atomic := rapid.Bool().Draw(t, "atomic")
 		nslots := rapid.IntRange(1, 3).Draw(t, "slots")
 		seed := rapid.IntRange(1, 1000).Draw(t, "seed")
-		args := fmt.Sprintf("slots=%d seed=%d endpoints=%s atomic-load=%t %s", nslots, seed, shape, atomic, exploreKnobs)
+		knobs := fmt.Sprintf("cap=%d stable=%s exhausted-retry=%s transfer=%s k=%d busy-poll=%s",
+			rapid.IntRange(1, 3).Draw(t, "cap"), rapid.SampledFrom([]string{"5s", "20s"}).Draw(t, "stable"),
+			rapid.SampledFrom([]string{"10s", "30s"}).Draw(t, "exhausted-retry"), rapid.SampledFrom([]string{"0s", "2s", "4s"}).Draw(t, "transfer"),
+			rapid.IntRange(1, 3).Draw(t, "k"), rapid.SampledFrom([]string{"1s", "3s"}).Draw(t, "busy-poll"))
+		args := fmt.Sprintf("slots=%d seed=%d endpoints=%s atomic-load=%t %s %s", nslots, seed, shape, atomic, exploreKnobs, knobs)
 		h, err := NewHarness(args, exploreBase(), opts.Wrap, opts.Plant)
 		if err != nil {
 			t.Fatalf("harness: %v", err)
@@ -88,7 +92,7 @@ const historyMark = "# history:\n"
 
 // exploreKnobs are the timings of explored histories: short, so a history
 // of a few dozen steps crosses every timer, and a small bound B.
-const exploreKnobs = "reply=2s transfer-idle=5s stable=20s cap=3 backoff-max=4s exhausted-retry=30s icap=2 iexhausted-retry=40s meta-timeout=3s"
+const exploreKnobs = "reply=2s transfer-idle=5s backoff-max=4s icap=2 iexhausted-retry=40s meta-timeout=3s"
 
 func exploreBase() (p paramsT) { return defaultParams() }
 

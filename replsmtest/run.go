@@ -69,9 +69,7 @@ func FirstFailure(base uint64, n int, prop func(*rapid.T)) (SeedFailure, bool) {
 func runSeeds(base uint64, n int, prop func(*rapid.T), stop bool) Result {
 	rapidFlags.Lock()
 	defer rapidFlags.Unlock()
-	if !flag.Parsed() {
-		testing.Init() // rapid reads testing's flags (-short)
-	}
+	testing.Init() // rapid reads testing's flags (-short); a no-op in tests
 	restore := setFlags(map[string]string{"rapid.checks": "1", "rapid.nofailfile": "true"})
 	defer restore()
 	res := Result{Seeds: n}
