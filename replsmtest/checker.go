@@ -16,17 +16,19 @@ import (
 
 // Invariant names, as Violation.Invariant reports them.
 const (
-	InvOneSession     = "one-live-session"      // a slot opens a session while another is open
-	InvSessionsUnique = "sessions-unique"       // a session number handed out twice
-	InvLiveReply      = "reply-live-session"    // a reply under a session that is not live changed something
-	InvSequence       = "records-contiguous"    // seq gap, or From is not the previous To
-	InvSpec           = "transition-in-spec"    // (event, from) -> to not in the machine's spec
-	InvFullAfterAbort = "full-sync-after-abort" // an incremental request after an aborted transfer
-	InvBudget         = "budget"                // budget negative, or more than Cap budgeted recoveries in one period
-	InvDetached       = "detached-silent"       // a Detached slot sent a request
-	InvState          = "state-matches-records" // the machine's state is not the last record's To
-	InvLiveness       = "liveness"              // peers reachable for B, yet a shard is not Connected
-	InvWait           = "wait-returns"          // a WaitSynced caller did not return by its deadline
+	InvOneSession     = "one-live-session"        // a slot opens a session while another is open
+	InvSessionsUnique = "sessions-unique"         // a session number handed out twice
+	InvLiveReply      = "reply-live-session"      // a reply under a session that is not live changed something
+	InvSequence       = "records-contiguous"      // seq gap, or From is not the previous To
+	InvSpec           = "transition-in-spec"      // (event, from) -> to not in the machine's spec
+	InvFullAfterAbort = "full-sync-after-abort"   // an incremental request after an aborted transfer
+	InvBudget         = "budget"                  // budget negative, or more than Cap budgeted recoveries in one period
+	InvDetached       = "detached-silent"         // a Detached slot sent a request
+	InvState          = "state-matches-records"   // the machine's state is not the last record's To
+	InvLiveness       = "liveness"                // peers reachable for B, yet a shard is not Connected
+	InvLinkDown       = "no-sync-while-link-down" // a shard asked for sync while the instance is not Connected
+	InvCounters       = "counters"                // a slot's Stats disagree with its records
+	InvWait           = "wait-returns"            // a WaitSynced caller did not return by its deadline
 )
 
 // Violation is one broken invariant.
@@ -89,6 +91,7 @@ type slotTrack struct {
 	state    slot.State
 	mustFull bool
 	records  int
+	stats    slot.Stats // counted from the records
 }
 
 // Checker checks the invariants on what it is shown: records (its
@@ -160,6 +163,22 @@ func (c *Checker) SlotRecord(r slot.Record) {
 	t := c.slot(id)
 	t.records++
 	t.state = slot.State(to)
+	switch r.Event {
+	case slot.EvSyncOK:
+		t.stats.PartialSyncs++
+	case slot.EvDBSyncDone, slot.EvDBSyncLoaded:
+		t.stats.FullSyncs++
+	case slot.EvRecover:
+		t.stats.Recoveries++
+	case slot.EvBusy, slot.EvBusyFull:
+		t.stats.BusyRetries++
+	}
+	if r.To == slot.Error {
+		t.stats.Failures++
+	}
+	if _, ok := r.Attr("exhausted"); ok {
+		t.stats.Exhaustions++
+	}
 	if from == string(slot.WaitDBSync) && to != string(slot.Connected) && r.Event != slot.EvDBSyncLoaded && !c.lim.AtomicLoad {
 		t.mustFull = true
 	}
@@ -279,7 +298,7 @@ func (c *Checker) Removed(id slot.ID) {
 	defer c.mu.Unlock()
 	delete(c.machines, id.String())
 	if t := c.slots[id]; t != nil {
-		t.open, t.mustFull, t.state = nil, false, slot.NoConnect
+		t.open, t.mustFull, t.state, t.stats = nil, false, slot.NoConnect, slot.Stats{}
 	}
 }
 
@@ -295,6 +314,9 @@ func (c *Checker) Sync(req slot.Request) {
 	if len(t.open) > 0 {
 		c.violate(InvOneSession, "%s: session %d requested while session %d is still open", req.Slot, req.Session, t.open[0])
 	}
+	if m := c.machines["instance"]; m == nil || m.state != string(replica.Connected) {
+		c.violate(InvLinkDown, "%s: request under session %d while the instance is not Connected", req.Slot, req.Session)
+	}
 	if t.state == slot.Detached {
 		c.violate(InvDetached, "%s: request under session %d while Detached", req.Slot, req.Session)
 	}
@@ -306,6 +328,16 @@ func (c *Checker) Sync(req slot.Request) {
 	}
 	t.open = append(t.open, req.Session)
 	t.past = append(t.past, req.Session)
+}
+
+// Meta is called for every meta handshake the instance sends.
+func (c *Checker) Meta(sess slot.Session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sessions[sess] {
+		c.violate(InvSessionsUnique, "instance: meta session %d handed out before", sess)
+	}
+	c.sessions[sess] = true
 }
 
 // Close is called for every session a slot closes (the spy driver).
@@ -365,6 +397,16 @@ func (c *Checker) Status(info replica.Info) {
 	for _, s := range info.Slots {
 		if s.AttemptsLeft < 0 || s.AttemptsLeft > s.Cap {
 			c.violate(InvBudget, "%s: %d of %d attempts left", s.ID, s.AttemptsLeft, s.Cap)
+		}
+		if s.Exhausted && s.AttemptsLeft > 0 {
+			c.violate(InvBudget, "%s: exhausted with %d of %d attempts left", s.ID, s.AttemptsLeft, s.Cap)
+		}
+		want, got := c.slot(s.ID).stats, s.Stats
+		if got.PartialSyncs != want.PartialSyncs || got.FullSyncs != want.FullSyncs || got.Recoveries != want.Recoveries ||
+			got.BusyRetries != want.BusyRetries || got.Failures != want.Failures || got.Exhaustions != want.Exhaustions {
+			c.violate(InvCounters, "%s: stats partial=%d full=%d recoveries=%d busy=%d failures=%d exhaustions=%d, records say %d %d %d %d %d %d",
+				s.ID, got.PartialSyncs, got.FullSyncs, got.Recoveries, got.BusyRetries, got.Failures, got.Exhaustions,
+				want.PartialSyncs, want.FullSyncs, want.Recoveries, want.BusyRetries, want.Failures, want.Exhaustions)
 		}
 	}
 }

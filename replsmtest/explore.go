@@ -42,7 +42,7 @@ func Property(opts Options) func(*rapid.T) {
 		seed := rapid.IntRange(1, 1000).Draw(t, "seed")
 		knobs := fmt.Sprintf("cap=%d stable=%s exhausted-retry=%s transfer=%s k=%d busy-poll=%s",
 			rapid.IntRange(1, 3).Draw(t, "cap"), rapid.SampledFrom([]string{"5s", "20s"}).Draw(t, "stable"),
-			rapid.SampledFrom([]string{"10s", "30s"}).Draw(t, "exhausted-retry"), rapid.SampledFrom([]string{"0s", "2s", "4s"}).Draw(t, "transfer"),
+			rapid.SampledFrom([]string{"10s", "30s", "0s"}).Draw(t, "exhausted-retry"), rapid.SampledFrom([]string{"0s", "2s", "4s"}).Draw(t, "transfer"),
 			rapid.IntRange(1, 3).Draw(t, "k"), rapid.SampledFrom([]string{"1s", "3s"}).Draw(t, "busy-poll"))
 		args := fmt.Sprintf("slots=%d seed=%d endpoints=%s atomic-load=%t %s %s", nslots, seed, shape, atomic, exploreKnobs, knobs)
 		h, err := NewHarness(args, exploreBase(), opts.Wrap, opts.Plant)
@@ -73,7 +73,6 @@ func Property(opts Options) func(*rapid.T) {
 		}
 	}
 }
-
 
 // fail stops the history. The message must be the same on every replay of
 // the same draws (rapid compares them while shrinking), so it holds the

@@ -54,6 +54,11 @@ func (d *spy) Sync(req slot.Request) error {
 	return d.Driver.Sync(req)
 }
 
+func (d *spy) MetaSync(req replica.MetaRequest) error {
+	d.c.Meta(req.Session)
+	return d.Driver.MetaSync(req)
+}
+
 func (d *spy) Close(id slot.ID, sess slot.Session, reason string) {
 	if !d.plant.DropClose {
 		d.c.Close(id, sess)
@@ -247,7 +252,9 @@ func (h *Harness) Heal() (time.Duration, error) {
 			return b, err
 		}
 	}
-	h.Checker.Live(h.Sim.Inst.Info(), b)
+	if h.Params.SlotConfig.ExhaustedRetry > 0 && h.Params.Config.ExhaustedRetry > 0 {
+		h.Checker.Live(h.Sim.Inst.Info(), b)
+	} // operator mode: nothing is bound to come back by itself
 	return b, nil
 }
 
