@@ -105,6 +105,10 @@ type Checker struct {
 	slots    map[slot.ID]*slotTrack
 	sessions map[slot.Session]bool
 	viol     []Violation
+	// doubleRecoveries is a planted bug (Plant.LieCounters).
+	doubleRecoveries bool
+	// sessionKey is a planted bug (Plant.ReuseSession) when set.
+	sessionKey func(slot.Session) slot.Session
 	// Forge, when set, may rewrite each record before it is checked (planted
 	// bugs drive the checker with a forged stream this way).
 	Forge func(id string, seq uint64, ev, from, to string) (seq2 uint64, ev2, from2, to2 string)
@@ -170,6 +174,9 @@ func (c *Checker) SlotRecord(r slot.Record) {
 		t.stats.FullSyncs++
 	case slot.EvRecover:
 		t.stats.Recoveries++
+		if c.doubleRecoveries {
+			t.stats.Recoveries++
+		}
 	case slot.EvBusy, slot.EvBusyFull:
 		t.stats.BusyRetries++
 	}
@@ -307,10 +314,9 @@ func (c *Checker) Sync(req slot.Request) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := c.slot(req.Slot)
-	if c.sessions[req.Session] {
+	if c.seen(req.Session) {
 		c.violate(InvSessionsUnique, "%s: session %d handed out before", req.Slot, req.Session)
 	}
-	c.sessions[req.Session] = true
 	if len(t.open) > 0 {
 		c.violate(InvOneSession, "%s: session %d requested while session %d is still open", req.Slot, req.Session, t.open[0])
 	}
@@ -330,14 +336,23 @@ func (c *Checker) Sync(req slot.Request) {
 	t.past = append(t.past, req.Session)
 }
 
+// seen notes a session and reports whether it was handed out before.
+func (c *Checker) seen(s slot.Session) bool {
+	if c.sessionKey != nil {
+		s = c.sessionKey(s)
+	}
+	dup := c.sessions[s]
+	c.sessions[s] = true
+	return dup
+}
+
 // Meta is called for every meta handshake the instance sends.
 func (c *Checker) Meta(sess slot.Session) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.sessions[sess] {
+	if c.seen(sess) {
 		c.violate(InvSessionsUnique, "instance: meta session %d handed out before", sess)
 	}
-	c.sessions[sess] = true
 }
 
 // Close is called for every session a slot closes (the spy driver).

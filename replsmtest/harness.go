@@ -28,6 +28,10 @@ type Plant struct {
 	SyncWhileDetached bool // the driver sends a request after a detach
 	SilentHeal        bool // slot 1's peer stays silent after the heal
 	WaitIgnores       bool // a WaitSynced caller ignores its deadline
+	LieCounters       bool // the checker counts every recovery twice
+	SyncWhileLinkDown bool // the driver sends a request after the link is lost
+	StaleState        bool // the harness reads each slot's state before the command, not after
+	ReuseSession      bool // the checker sees session numbers modulo 4, as if reused
 }
 
 // Harness is one history in progress: a simulation whose machines are
@@ -91,6 +95,10 @@ func NewHarness(newArgs string, base sim.Params, wrap func(Driver) Driver, plant
 		lim.AtomicLoad = !lim.AtomicLoad
 	}
 	h := &Harness{Checker: NewChecker(lim), plant: plant, waiters: map[string]string{}, lines: []string{line}}
+	h.Checker.doubleRecoveries = plant.LieCounters
+	if plant.ReuseSession {
+		h.Checker.sessionKey = func(s slot.Session) slot.Session { return s % 4 }
+	}
 	h.Params = p
 	c := h.Checker
 	if plant.SkipSeq || plant.ForgeSpec {
@@ -174,6 +182,12 @@ func (h *Harness) Exec(line string) (string, error) {
 	case "follower-ack":
 		// checked below through the follower's stale count
 	}
+	var before2 []slot.State
+	if h.plant.StaleState {
+		for _, sl := range in.Slots() {
+			before2 = append(before2, sl.State())
+		}
+	}
 	out, err := h.Sim.ExecScript(cmd, args)
 	if err != nil {
 		return out, err
@@ -187,6 +201,12 @@ func (h *Harness) Exec(line string) (string, error) {
 	case "remove-slot":
 		id, _ := strconv.Atoi(m["id"])
 		c.Removed(slot.ID(id))
+	case "link-lost":
+		if h.plant.SyncWhileLinkDown && in.State() != replica.Connected {
+			if ids := in.Slots(); len(ids) > 0 {
+				_ = h.spy.Sync(slot.Request{Slot: ids[0].ID(), Session: slot.Session(1 << 41), Full: true})
+			}
+		}
 	case "detach":
 		if h.plant.SyncWhileDetached {
 			id, _ := strconv.Atoi(m["slot"])
@@ -205,8 +225,12 @@ func (h *Harness) Exec(line string) (string, error) {
 			c.Violate(InvWait, "%s: WaitSynced did not return by its deadline", m["name"])
 		}
 	}
-	for _, sl := range in.Slots() {
-		c.Observe(sl.ID(), sl.State(), sl.Session())
+	for i, sl := range in.Slots() {
+		st := sl.State()
+		if h.plant.StaleState && i < len(before2) {
+			st = before2[i]
+		}
+		c.Observe(sl.ID(), st, sl.Session())
 	}
 	return out, nil
 }

@@ -24,6 +24,10 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 		{InvDetached, Plant{SyncWhileDetached: true}},
 		{InvLiveness, Plant{SilentHeal: true}},
 		{InvWait, Plant{WaitIgnores: true}},
+		{InvCounters, Plant{LieCounters: true}},
+		{InvLinkDown, Plant{SyncWhileLinkDown: true}},
+		{InvState, Plant{StaleState: true}},
+		{InvSessionsUnique, Plant{ReuseSession: true}},
 	}
 	cmdLine := regexp.MustCompile(`(?m)^[a-z-]+.*\n----$`)
 	for _, tc := range cases {
