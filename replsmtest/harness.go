@@ -2,6 +2,7 @@ package replsmtest
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -266,7 +267,13 @@ func Bound(p sim.Params) time.Duration {
 // checks liveness. It returns the bound it waited.
 func (h *Harness) Heal() (time.Duration, error) {
 	b := Bound(h.Params)
-	heal := []string{"meta mode=ok", "peer slot=all mode=ok", "slaveof addr=" + masters[0]}
+	heal := []string{"meta mode=ok", "peer slot=all mode=ok"}
+	if h.Sim.Inst.Master() == "" {
+		// Only a removed master needs the operator; anything else must
+		// come back by itself (an operator's slaveof would refill every
+		// budget and hide an exhausted machine that never retries).
+		heal = append(heal, "slaveof addr="+masters[0])
+	}
 	if h.plant.SilentHeal {
 		heal = append(heal, "peer slot=1 mode=silent")
 	}
@@ -276,9 +283,22 @@ func (h *Harness) Heal() (time.Duration, error) {
 			return b, err
 		}
 	}
-	if h.Params.SlotConfig.ExhaustedRetry > 0 && h.Params.Config.ExhaustedRetry > 0 {
-		h.Checker.Live(h.Sim.Inst.Info(), b)
-	} // operator mode: nothing is bound to come back by itself
+	if h.Params.SlotConfig.ExhaustedRetry == 0 || h.Params.Config.ExhaustedRetry == 0 {
+		return b, nil // operator mode: nothing is bound to come back by itself
+	}
+	h.Checker.Live(h.Sim.Inst.Info(), b)
+	// Every waiter still waiting returns now: its shard is synced (or
+	// Detached, or gone).
+	names := make([]string, 0, len(h.waiters))
+	for n := range h.waiters {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if _, err := h.Exec("wait-result name=" + n); err != nil {
+			return b, err
+		}
+	}
 	return b, nil
 }
 
