@@ -31,6 +31,12 @@ const (
 	InvWait           = "wait-returns"            // a WaitSynced caller did not return by its deadline
 )
 
+// More invariant names.
+const (
+	InvExhaustOnce = "exhausted-once"       // exhaustion reported twice in one episode
+	InvNoop        = "noop-changes-nothing" // slaveof the master followed, or repoint to the endpoint followed, made a record
+)
+
 // Violation is one broken invariant.
 type Violation struct {
 	Invariant string
@@ -83,6 +89,7 @@ type machine struct {
 	recoveries     int
 	connectedSince time.Time
 	connected      bool
+	exhausted      bool // in an exhaustion episode
 }
 
 type slotTrack struct {
@@ -105,8 +112,10 @@ type Checker struct {
 	slots    map[slot.ID]*slotTrack
 	sessions map[slot.Session]bool
 	viol     []Violation
+	total    int // records seen
 	// doubleRecoveries is a planted bug (Plant.LieCounters).
 	doubleRecoveries bool
+	spentAsExhausted bool // planted (Plant.SpentAsExhausted)
 	// sessionKey is a planted bug (Plant.ReuseSession) when set.
 	sessionKey func(slot.Session) slot.Session
 	// Forge, when set, may rewrite each record before it is checked (planted
@@ -231,6 +240,7 @@ func (c *Checker) record(id string, seq uint64, ev, from, to string, at time.Tim
 		c.violate(InvSpec, "%s #%d: %s %s -> %s is not in the spec", id, seq, ev, from, to)
 	}
 	m.seq, m.state = seq, to
+	c.total++
 	if cap == 0 {
 		return from, to
 	}
@@ -244,15 +254,21 @@ func (c *Checker) record(id string, seq uint64, ev, from, to string, at time.Tim
 	}
 	if to == healthy && from != healthy {
 		m.connected, m.connectedSince = true, at
+		m.exhausted = false
 	}
 	switch ev {
 	case "reset", "repoint", "resume":
-		m.recoveries = 0
+		m.recoveries, m.exhausted = 0, false
 	}
 	for _, a := range attrs {
 		switch {
 		case a.Key == "budget" && a.Value.String() == "refilled":
 			m.recoveries = 0
+		case a.Key == "exhausted" || c.spentAsExhausted && a.Key == "budget" && a.Value.String() == "spent":
+			if m.exhausted {
+				c.violate(InvExhaustOnce, "%s #%d: exhausted again in the same episode", id, seq)
+			}
+			m.exhausted = true
 		case a.Key == "attempt" && ev == "recover":
 			n, c2, ok := strings.Cut(a.Value.String(), "/")
 			if !ok {
@@ -294,8 +310,15 @@ func (c *Checker) Refilled() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, m := range c.machines {
-		m.recoveries = 0
+		m.recoveries, m.exhausted = 0, false
 	}
+}
+
+// Total counts every record seen.
+func (c *Checker) Total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total
 }
 
 // Removed tells the checker slot id was removed: a later slot of that id

@@ -33,6 +33,8 @@ type Plant struct {
 	SyncWhileLinkDown bool // the driver sends a request after the link is lost
 	StaleState        bool // the harness reads each slot's state before the command, not after
 	ReuseSession      bool // the checker sees session numbers modulo 4, as if reused
+	SpentAsExhausted  bool // the checker reads budget=spent as a second exhaustion report
+	NoopReconnects    bool // slaveof to the master followed drops the link, as a careless core would
 }
 
 // Harness is one history in progress: a simulation whose machines are
@@ -97,6 +99,7 @@ func NewHarness(newArgs string, base sim.Params, wrap func(Driver) Driver, plant
 	}
 	h := &Harness{Checker: NewChecker(lim), plant: plant, waiters: map[string]string{}, lines: []string{line}}
 	h.Checker.doubleRecoveries = plant.LieCounters
+	h.Checker.spentAsExhausted = plant.SpentAsExhausted
 	if plant.ReuseSession {
 		h.Checker.sessionKey = func(s slot.Session) slot.Session { return s % 4 }
 	}
@@ -189,9 +192,30 @@ func (h *Harness) Exec(line string) (string, error) {
 			before2 = append(before2, sl.State())
 		}
 	}
+	// The master already followed, or the endpoint already followed: a
+	// no-op, not a single record.
+	noop := false
+	switch cmd {
+	case "slaveof":
+		st := in.State()
+		noop = m["addr"] == in.Master() && st != replica.NoConnect && st != replica.Error
+	case "repoint":
+		id, _ := strconv.Atoi(m["slot"])
+		if sl, err := in.Slot(slot.ID(id)); err == nil {
+			noop = sl.Endpoint() == m["endpoint"]
+		}
+	}
+	total := c.Total()
 	out, err := h.Sim.ExecScript(cmd, args)
 	if err != nil {
 		return out, err
+	}
+	if noop && h.plant.NoopReconnects && cmd == "slaveof" {
+		_ = in.LinkLost(in.Session(), "slaveof (planted)")
+		h.Sim.Advance(0)
+	}
+	if noop && c.Total() != total {
+		c.Violate(InvNoop, "%q made %d records", line, c.Total()-total)
 	}
 	if stale != nil && c.Records(stale.ID()) != before {
 		c.Violate(InvLiveReply, "%s: %q under session %d (live %d) changed the slot", stale.ID(), line, staleSess, live)

@@ -28,6 +28,8 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 		{InvLinkDown, Plant{SyncWhileLinkDown: true}},
 		{InvState, Plant{StaleState: true}},
 		{InvSessionsUnique, Plant{ReuseSession: true}},
+		{InvExhaustOnce, Plant{SpentAsExhausted: true}},
+		{InvNoop, Plant{NoopReconnects: true}},
 	}
 	cmdLine := regexp.MustCompile(`(?m)^[a-z-]+.*\n----$`)
 	for _, tc := range cases {
