@@ -21,8 +21,12 @@
 //     replica.Spec, follower.Spec); after an aborted transfer the next
 //     request is a full sync (unless AtomicLoad); budgets within [0, Cap]
 //     and at most Cap budgeted recoveries per stable period; no Detached
-//     slot sends a request; each machine's state is its last record's To;
-//     WaitSynced callers return by their deadline; and liveness: once every
+//     slot sends a request, and no shard asks while the instance is not
+//     Connected; each machine's state is its last record's To; a slot's
+//     Stats agree with its records; exhaustion is reported once per
+//     episode; slaveof to the master followed and repoint to the endpoint
+//     followed make no record; WaitSynced callers return by their
+//     deadline, and every waiter returns once healed; and liveness: once every
 //     peer answers and keeps answering for Bound(p), the instance and every
 //     shard that is not Detached are Connected. Its methods are observers
 //     (SlotRecord, InstanceRecord, FollowerRecord) and driver hooks (Sync,
