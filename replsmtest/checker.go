@@ -192,12 +192,38 @@ func (c *Checker) SlotRecord(r slot.Record) {
 	if r.To == slot.Error {
 		t.stats.Failures++
 	}
+	// A reply's record carries the session it was accepted under: it must
+	// be the open one.
+	if replyEvent[r.Event] {
+		v, ok := r.Attr("session")
+		sess := slot.Session(0)
+		if ok {
+			sess = slot.Session(v.Uint64())
+		}
+		if !t.isOpen(sess) {
+			c.violate(InvLiveReply, "%s #%d: %s accepted under session %d, which is not open", r.ID, r.Seq, r.Event, sess)
+		}
+	}
 	if _, ok := r.Attr("exhausted"); ok {
 		t.stats.Exhaustions++
 	}
 	if from == string(slot.WaitDBSync) && to != string(slot.Connected) && r.Event != slot.EvDBSyncLoaded && !c.lim.AtomicLoad {
 		t.mustFull = true
 	}
+}
+
+var replyEvent = map[slot.Event]bool{
+	slot.EvSyncOK: true, slot.EvNeedFullSync: true, slot.EvDBSyncStarted: true, slot.EvDBSyncDone: true,
+	slot.EvDBSyncLoaded: true, slot.EvBusy: true, slot.EvBusyFull: true, slot.EvFail: true,
+}
+
+func (t *slotTrack) isOpen(s slot.Session) bool {
+	for _, o := range t.open {
+		if o == s && s != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // InstanceRecord is a replica observer.
