@@ -11,6 +11,9 @@ import (
 
 // Each planted bug must be caught, and shrunk to a short history.
 func TestPlantedBugsAreCaught(t *testing.T) {
+	// Shrinking gets these to a few commands in well under a second; the
+	// cap keeps the test short on a busy machine under -race.
+	defer setFlags(map[string]string{"rapid.shrinktime": "5s"})()
 	cases := []struct {
 		inv   string
 		plant Plant

@@ -13,6 +13,7 @@ import (
 // A failure's script is a scenario file: sim.Run (what `replsm simulate
 // --script` runs) writes it back byte for byte.
 func TestFailureScriptReplays(t *testing.T) {
+	defer setFlags(map[string]string{"rapid.shrinktime": "5s"})()
 	f, ok := FirstFailure(1, 300, Property(Options{Plant: Plant{LieAtomicLoad: true}}))
 	require.True(t, ok)
 	i := strings.Index(f.Message, "# explore seed")
