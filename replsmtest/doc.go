@@ -57,6 +57,10 @@
 //		})
 //	}
 //
+// A driver that works on goroutines of its own (dials, reads, replies later)
+// sets Options.Quiesce to a function that returns once it has nothing in
+// flight; the harness calls it after every command.
+//
 // A failing seed replays alone with replsmtest.Explore(t, seed, 1, opts), or
 // with `go test -run TestMyDriver -rapid.seed=S` under rapid.Check(t,
 // replsmtest.Property(opts)).

@@ -21,6 +21,11 @@ type Options struct {
 	Plant Plant
 	// Followers adds primary-side followers and snapshots to the histories.
 	Followers bool
+	// Quiesce, if set, runs after every command and returns once the
+	// driver under test has nothing in flight (a driver that works on its
+	// own goroutines waits for them here); the harness then runs what they
+	// made due.
+	Quiesce func()
 }
 
 // Failure is a history that broke an invariant.
@@ -45,7 +50,7 @@ func Property(opts Options) func(*rapid.T) {
 			rapid.SampledFrom([]string{"10s", "30s", "0s"}).Draw(t, "exhausted-retry"), rapid.SampledFrom([]string{"0s", "2s", "4s"}).Draw(t, "transfer"),
 			rapid.IntRange(1, 3).Draw(t, "k"), rapid.SampledFrom([]string{"1s", "3s"}).Draw(t, "busy-poll"))
 		args := fmt.Sprintf("slots=%d seed=%d endpoints=%s atomic-load=%t %s %s", nslots, seed, shape, atomic, exploreKnobs, knobs)
-		h, err := NewHarness(args, exploreBase(), opts.Wrap, opts.Plant)
+		h, err := NewHarness(args, exploreBase(), opts)
 		if err != nil {
 			t.Fatalf("harness: %v", err)
 		}

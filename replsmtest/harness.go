@@ -47,6 +47,7 @@ type Harness struct {
 	spy     *spy
 	lines   []string
 	waiters map[string]string // name -> target ("all" or a slot id)
+	quiesce func()
 }
 
 // spy sits between the machines and the driver under test.
@@ -75,9 +76,10 @@ func (d *spy) Close(id slot.ID, sess slot.Session, reason string) {
 
 // NewHarness starts a simulation from the arguments of a `new` line (for
 // example "slots=3 endpoints=own"), over base (sim.DefaultParams() when
-// zero). wrap, if not nil, puts the caller's driver in front of the
-// scripted peer.
-func NewHarness(newArgs string, base sim.Params, wrap func(Driver) Driver, plant Plant) (*Harness, error) {
+// zero). opts.Wrap, if not nil, puts the caller's driver in front of the
+// scripted peer; opts.Quiesce runs after every command.
+func NewHarness(newArgs string, base sim.Params, opts Options) (*Harness, error) {
+	wrap, plant := opts.Wrap, opts.Plant
 	if base.SlotConfig.RecoveryCap == 0 {
 		base = sim.DefaultParams()
 	}
@@ -97,7 +99,7 @@ func NewHarness(newArgs string, base sim.Params, wrap func(Driver) Driver, plant
 	if plant.LieAtomicLoad {
 		lim.AtomicLoad = !lim.AtomicLoad
 	}
-	h := &Harness{Checker: NewChecker(lim), plant: plant, waiters: map[string]string{}, lines: []string{line}}
+	h := &Harness{Checker: NewChecker(lim), plant: plant, waiters: map[string]string{}, lines: []string{line}, quiesce: opts.Quiesce}
 	h.Checker.doubleRecoveries = plant.LieCounters
 	h.Checker.spentAsExhausted = plant.SpentAsExhausted
 	if plant.ReuseSession {
@@ -209,6 +211,11 @@ func (h *Harness) Exec(line string) (string, error) {
 	out, err := h.Sim.ExecScript(cmd, args)
 	if err != nil {
 		return out, err
+	}
+	if h.quiesce != nil {
+		h.quiesce()
+		h.Sim.Advance(0) // what the driver's goroutines delivered meanwhile
+		out += h.Sim.Take()
 	}
 	if noop && h.plant.NoopReconnects && cmd == "slaveof" {
 		_ = in.LinkLost(in.Session(), "slaveof (planted)")
