@@ -40,15 +40,20 @@ type Plant struct {
 // Harness is one history in progress: a simulation whose machines are
 // watched by a Checker through their observers and a spy driver.
 type Harness struct {
-	Sim     *sim.Sim
-	Checker *Checker
-	Params  sim.Params
-	plant   Plant
-	spy     *spy
-	lines   []string
-	waiters map[string]string // name -> target ("all" or a slot id)
-	quiesce func()
+	Sim      *sim.Sim
+	Checker  *Checker
+	Params   sim.Params
+	plant    Plant
+	spy      *spy
+	lines    []string
+	waiters  map[string]string // name -> target ("all" or a slot id)
+	quiesce  func()
+	lastInfo replica.Info // what the last info command read
 }
+
+// probeAnswer bounds the scripted peer's probe answer time (10 ms), with
+// a margin.
+const probeAnswer = 20 * time.Millisecond
 
 // spy sits between the machines and the driver under test.
 type spy struct {
@@ -246,7 +251,8 @@ func (h *Harness) Exec(line string) (string, error) {
 		}
 	case "info":
 		c.Settled(h.Sim.Clock.Now())
-		c.Status(in.Info())
+		h.lastInfo = in.Info()
+		c.Status(h.lastInfo)
 	case "wait-start":
 		if !strings.Contains(out, "error:") {
 			h.waiters[m["name"]] = m["slot"]
@@ -308,11 +314,40 @@ func (h *Harness) Heal() (time.Duration, error) {
 	if h.plant.SilentHeal {
 		heal = append(heal, "peer slot=1 mode=silent")
 	}
-	heal = append(heal, "advance "+b.String())
 	for _, l := range heal {
 		if _, err := h.Exec(l); err != nil {
 			return b, err
 		}
+	}
+	// A shard that probes recovers within a probe interval (plus the
+	// scripted probe's answer time) of its peer answering.
+	spent := time.Duration(0)
+	if pi := h.Params.SlotConfig.ProbeInterval; pi > 0 {
+		if _, err := h.Exec("info"); err != nil {
+			return b, err
+		}
+		probing := map[slot.ID]bool{}
+		for _, st := range h.lastInfo.Slots {
+			if st.State == slot.Error && st.Probing {
+				probing[st.ID] = true
+			}
+		}
+		if len(probing) > 0 {
+			spent = pi + probeAnswer
+			for _, l := range []string{"advance " + spent.String(), "info"} {
+				if _, err := h.Exec(l); err != nil {
+					return b, err
+				}
+			}
+			for _, st := range h.lastInfo.Slots {
+				if probing[st.ID] && st.State == slot.Error {
+					h.Checker.Violate(InvLiveness, "%s still in Error %s after its peer answers probes (every %s)", st.ID, spent, pi)
+				}
+			}
+		}
+	}
+	if _, err := h.Exec("advance " + (b - spent).String()); err != nil {
+		return b, err
 	}
 	if h.Params.SlotConfig.ExhaustedRetry == 0 || h.Params.Config.ExhaustedRetry == 0 {
 		return b, nil // operator mode: nothing is bound to come back by itself
