@@ -28,7 +28,9 @@
 //     followed make no record; WaitSynced callers return by their
 //     deadline, and every waiter returns once healed; and liveness: once every
 //     peer answers and keeps answering for Bound(p), the instance and every
-//     shard that is not Detached are Connected. Its methods are observers
+//     shard that is not Detached are Connected, and a shard probing after
+//     an unreached failure leaves Error within a probe interval (plus the
+//     probe's answer) of its peer answering. Its methods are observers
 //     (SlotRecord, InstanceRecord, FollowerRecord) and driver hooks (Sync,
 //     Close), so it fits any harness.
 //   - Harness runs script commands (the language of docs/simulate.md) on a
