@@ -7,7 +7,7 @@ BENCH    ?= .
 COUNT    ?= 6
 FUZZTIME ?= 25s
 
-.PHONY: all deps deps-apt deps-npm test test-busy fuzz demo bench bench-instr bench-observe bench-recovery statecharts bench-interop vet
+.PHONY: all deps deps-apt deps-npm test test-busy fuzz explore demo bench bench-instr bench-observe bench-recovery statecharts bench-interop vet
 
 all: test
 
@@ -65,6 +65,16 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
 		done; \
 	done
+
+# explore: SEEDS seeded random histories over the instance, its slots,
+# followers and snapshots on the mock clock, every step checked against the
+# invariants (replsmtest); each failure prints its seed and its minimized
+# history as a scenario script. Ends with one line:
+#   explore: N seeds, F failures, R seeds/min (failing seeds: ...)
+SEEDS ?= 10000
+explore:
+	@mkdir -p bin && $(GO) build -o bin/replsm-explore ./cmd/replsm-explore
+	@bin/replsm-explore -seeds $(SEEDS)
 
 # demo: the main job (see README).
 demo: deps

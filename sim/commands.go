@@ -364,7 +364,7 @@ func (s *Sim) waitCmd(cmd string, m argMap) (string, error) {
 			return fmt.Sprintf("%s: %v\n", name, err), nil
 		}
 		return fmt.Sprintf("%s: synced\n", name), nil
-	case <-s.wall.After(5 * time.Second):
+	case <-s.wall.After(s.waitLimit):
 		return fmt.Sprintf("%s: still waiting\n", name), nil
 	}
 }

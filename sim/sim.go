@@ -22,7 +22,7 @@ import (
 
 // Sim is one scenario in progress. It is driven from one goroutine.
 type Sim struct {
-	Clock *clock.Mock
+	Clock *Clock
 	// wall bounds real waits for goroutines the scenario starts (waiters).
 	wall clock.Clock
 	Inst *replica.Instance
@@ -32,6 +32,7 @@ type Sim struct {
 
 	epoch       time.Time
 	transfer    time.Duration
+	waitLimit   time.Duration
 	defaultPeer PeerMode
 	peers       map[slot.ID]PeerMode
 	meta        MetaMode
@@ -54,6 +55,26 @@ type Params struct {
 	// OwnEndpoints gives every slot its own primary (the sharded shape:
 	// slot N follows 10.0.1.N:6379) instead of the instance's master.
 	OwnEndpoints bool
+
+	// Hooks for test harnesses (replsmtest, the explorer); zero: none.
+	// The observers see every record after the sim's own log has it.
+	SlotObservers     []slot.Observer
+	InstanceObservers []func(replica.Record)
+	FollowerObservers []func(follower.Record)
+	// WrapDriver puts a driver between the machines and the scripted peer
+	// (an embedder's driver under test, or a spy); it gets the peer.
+	WrapDriver func(peer Driver) Driver
+	// WaitLimit bounds the real time wait-result and wait-expire wait for a
+	// WaitSynced call (5 s when zero).
+	WaitLimit time.Duration
+}
+
+// Driver is what the machines call: the scripted peer implements it, and
+// Params.WrapDriver may put another in front of it.
+type Driver interface {
+	slot.Driver
+	slot.Prober
+	replica.Driver
 }
 
 // DefaultParams: 3 slots, seed 1, the default configs, 2 s transfers. The
@@ -71,20 +92,29 @@ func New(p Params) (*Sim, error) {
 		return nil, fmt.Errorf("sim: slots and transfer must be >= 0")
 	}
 	s := &Sim{
-		Clock: clock.NewMock(), wall: clock.New(), transfer: p.Transfer, defaultPeer: PeerOK, meta: MetaOK,
+		Clock: NewClock(), wall: clock.New(), transfer: p.Transfer, defaultPeer: PeerOK, meta: MetaOK,
 		peers: map[slot.ID]PeerMode{}, waiters: map[string]*waiter{},
 	}
 	s.epoch = s.Clock.Now()
-	drv := driver{s}
+	s.waitLimit = p.WaitLimit
+	if s.waitLimit <= 0 {
+		s.waitLimit = 5 * time.Second
+	}
+	var drv Driver = driver{s}
+	if p.WrapDriver != nil {
+		drv = p.WrapDriver(drv)
+	}
+	slotObs := append([]slot.Observer{func(r slot.Record) { s.logf("%s", r) }}, p.SlotObservers...)
+	instObs := append([]func(replica.Record){func(r replica.Record) { s.logf("%s", r) }}, p.InstanceObservers...)
 	inst, err := replica.New(replica.Options{
 		Slot: slot.Options{
 			Clock: s.Clock, Driver: drv, Logger: p.Logger, Seed: p.Seed,
-			Observers: []slot.Observer{func(r slot.Record) { s.logf("%s", r) }},
+			Observers: slotObs,
 		},
 		Driver:     drv,
 		Config:     p.Config,
 		SlotConfig: p.SlotConfig,
-		Observers:  []func(replica.Record){func(r replica.Record) { s.logf("%s", r) }},
+		Observers:  instObs,
 	})
 	if err != nil {
 		return nil, err
@@ -102,7 +132,7 @@ func New(p Params) (*Sim, error) {
 	s.Followers, err = follower.NewSet(follower.Options{
 		Runtime: inst.Runtime().Host(), Driver: followerDriver{s},
 		Config:    follower.Config{SyncTimeout: 30 * time.Second, AckTimeout: 20 * time.Second},
-		Observers: []func(follower.Record){func(r follower.Record) { s.logf("%s", r) }},
+		Observers: append([]func(follower.Record){func(r follower.Record) { s.logf("%s", r) }}, p.FollowerObservers...),
 	})
 	if err != nil {
 		return nil, err
