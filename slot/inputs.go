@@ -245,7 +245,7 @@ func (s *Slot) SetEndpoint(endpoint, reason string) (Record, error) {
 	old := s.endpoint
 	s.endpoint = endpoint
 	s.Host.Refill()
-	return s.Fire(EvRepoint, reason, slog.String("from", or(old, "instance master")), slog.String("to", endpoint))
+	return s.Fire(EvRepoint, reason, slog.String(AttrOldEndpoint, or(old, "instance master")), slog.String(AttrNewEndpoint, endpoint))
 }
 
 func or(v, def string) string {

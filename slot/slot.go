@@ -37,6 +37,8 @@ const (
 	AttrReached     = "reached"       // false: the failure never reached the primary
 	AttrFullSyncDue = "full_sync_due" // why the next start is a full sync
 	AttrPollIn      = "poll_in"       // a busy primary is asked again after this
+	AttrOldEndpoint = "old_endpoint"  // repoint: the primary followed before
+	AttrNewEndpoint = "new_endpoint"  // repoint: the primary followed now
 )
 
 var (

@@ -94,6 +94,10 @@
 //	REPLSM.SHARD <id>|ALL   scope this connection's reads (and ROLE, INFO)
 //	                        to one shard, or back to the union
 //	REPLSM.RESET <id>       operator reset of a shard in Error
+//	REPLICAOF host port     re-point the shard in scope at another primary (SLAVEOF too);
+//	                        the primary already followed is a no-op; NO ONE is refused (no promotion yet)
+//	REPLSM.REPLICAOF <id> host port
+//	                        the same for a named shard
 //	REPLSM.INFO             the core's instance and slot status, and the
 //	                        milestone outbox's backlog and breaker
 //

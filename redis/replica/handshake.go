@@ -106,7 +106,7 @@ func (s *session) reply(rd *resp.Reader, what string) (resp.Value, error) {
 			if errors.Is(err, errLeft) {
 				return resp.Value{}, err
 			}
-			return resp.Value{}, fmt.Errorf("%s: read reply from %s: %w", what, s.sh.endpoint, err)
+			return resp.Value{}, fmt.Errorf("%s: read reply from %s: %w", what, s.endpoint, err)
 		}
 		if v.Kind != resp.KindKeepalive {
 			return v, nil

@@ -89,7 +89,7 @@ func (r *Replica) runLagProbe(ctx context.Context) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if p := r.probeRole(ctx, sh.endpoint); p.kind == rolePrimary && p.offset >= 0 {
+				if p := r.probeRole(ctx, sh.addr()); p.kind == rolePrimary && p.offset >= 0 {
 					sh.obs.lag.add(p.offset, r.clk.Now())
 				}
 			}()

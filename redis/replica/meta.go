@@ -81,7 +81,7 @@ func (r *Replica) meta(ctx context.Context, sess slot.Session) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			probes[i] = r.probeRole(ctx, sh.endpoint)
+			probes[i] = r.probeRole(ctx, sh.addr())
 		}()
 	}
 	wg.Wait()
@@ -93,13 +93,13 @@ func (r *Replica) meta(ctx context.Context, sess slot.Session) {
 		sh := r.order[i]
 		switch p.kind {
 		case roleReplica:
-			mismatches = append(mismatches, fmt.Sprintf("shard %d endpoint %s is a replica of %s", sh.id, sh.endpoint, p.master))
+			mismatches = append(mismatches, fmt.Sprintf("shard %d endpoint %s is a replica of %s", sh.id, sh.addr(), p.master))
 		case roleUnreachable:
 			r.log.Warn("shard endpoint unreachable; its slot will retry on its own",
-				slog.String("id", sh.id.String()), slog.String("endpoint", sh.endpoint), slog.String("err", errText(p.err)))
+				slog.String("id", sh.id.String()), slog.String("endpoint", sh.addr()), slog.String("err", errText(p.err)))
 		case roleUnknown:
 			r.log.Warn("shard endpoint did not say its role; assuming a primary",
-				slog.String("id", sh.id.String()), slog.String("endpoint", sh.endpoint), slog.String("err", errText(p.err)))
+				slog.String("id", sh.id.String()), slog.String("endpoint", sh.addr()), slog.String("err", errText(p.err)))
 		}
 	}
 	var err error

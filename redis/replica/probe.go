@@ -62,7 +62,7 @@ func (d slotDriver) Probe(req slot.ProbeRequest) {
 	r.mu.Unlock()
 	ep := req.Endpoint
 	if ep == "" {
-		ep = sh.endpoint
+		ep = sh.addr()
 	}
 	go func() {
 		defer r.wg.Done()

@@ -101,6 +101,10 @@ func (r *Replica) handle(c *server.Conn, args [][]byte) error {
 		return r.cmdShard(c, st, args)
 	case "replsm.reset":
 		return r.cmdReset(c, args)
+	case "replicaof", "slaveof":
+		return r.cmdReplicaOf(c, st, args)
+	case "replsm.replicaof":
+		return r.cmdReplsmReplicaOf(c, args)
 	case "replsm.info":
 		return c.WriteBulkString(r.Info().String())
 	case "dbsize", "keys":

@@ -219,7 +219,7 @@ func (r *Replica) Start() error {
 func (r *Replica) masterLabel() string {
 	parts := make([]string, len(r.order))
 	for i, sh := range r.order {
-		parts[i] = strconv.Itoa(int(sh.id)) + "=" + sh.endpoint
+		parts[i] = strconv.Itoa(int(sh.id)) + "=" + sh.addr()
 	}
 	return strings.Join(parts, ",")
 }

@@ -39,10 +39,11 @@ var errLeft = errors.New("session left by its slot")
 // overlap in what they touch: each waits for its predecessor to exit before
 // it dials, so the shard's keyspace and cursor have one writer at a time.
 type session struct {
-	rep  *Replica
-	sh   *shard
-	id   slot.Session
-	full bool
+	rep      *Replica
+	sh       *shard
+	id       slot.Session
+	full     bool
+	endpoint string // the primary this session talks to (fixed at its start)
 
 	prev <-chan struct{} // closed when the previous session of the shard ended
 	done chan struct{}   // closed when run returns
@@ -67,7 +68,11 @@ type session struct {
 
 func newSession(rep *Replica, sh *shard, req slot.Request, prev <-chan struct{}) *session {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	s := &session{rep: rep, sh: sh, id: req.Session, full: req.Full, prev: prev, done: make(chan struct{}), ctx: ctx, cancel: cancel,
+	ep := req.Endpoint
+	if ep == "" {
+		ep = sh.addr()
+	}
+	s := &session{rep: rep, sh: sh, id: req.Session, full: req.Full, endpoint: ep, prev: prev, done: make(chan struct{}), ctx: ctx, cancel: cancel,
 		streamStart: make(chan struct{}, 1)}
 	// Cancelling the session closes its connection, which unblocks any read
 	// or write in flight.
@@ -198,15 +203,15 @@ func (s *session) dial() error {
 	t := s.rep.clk.AfterFunc(s.rep.cfg.DialTimeout, cancel)
 	defer t.Stop()
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", s.sh.endpoint)
+	c, err := d.DialContext(ctx, "tcp", s.endpoint)
 	if err != nil {
 		if s.ctx.Err() != nil {
 			return errLeft
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("dial %s: no connection in %s", s.sh.endpoint, s.rep.cfg.DialTimeout)
+			return fmt.Errorf("dial %s: no connection in %s", s.endpoint, s.rep.cfg.DialTimeout)
 		}
-		return fmt.Errorf("dial %s: %w", s.sh.endpoint, err)
+		return fmt.Errorf("dial %s: %w", s.endpoint, err)
 	}
 	if !s.setConn(c) {
 		return errLeft
@@ -228,7 +233,7 @@ func (s *session) write(args ...string) error {
 		if s.ctx.Err() != nil {
 			return errLeft
 		}
-		return fmt.Errorf("write %s to %s: %w", args[0], s.sh.endpoint, err)
+		return fmt.Errorf("write %s to %s: %w", args[0], s.endpoint, err)
 	}
 	return nil
 }
@@ -274,7 +279,7 @@ func (s *session) tick() {
 		}
 		now := s.rep.clk.Now()
 		if idle := now.Sub(timeOf(s.lastRead.Load())); idle >= cfg.ReadTimeout {
-			s.abort(fmt.Errorf("%w: nothing from %s in %s", ErrReadTimeout, s.sh.endpoint, idle.Round(time.Millisecond)))
+			s.abort(fmt.Errorf("%w: nothing from %s in %s", ErrReadTimeout, s.endpoint, idle.Round(time.Millisecond)))
 			return
 		}
 		// A write blocked on a frozen primary stops this loop too; the slot's

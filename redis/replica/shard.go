@@ -74,17 +74,31 @@ type ShardStats struct {
 	Restored bool
 }
 
+// endpoint is a primary's address, split once for ROLE and INFO.
+type endpoint struct {
+	addr string
+	host string
+	port int
+}
+
+func parseEndpoint(addr string) *endpoint {
+	host, p, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(p)
+	return &endpoint{addr: addr, host: host, port: port}
+}
+
+// addr is the address of the primary the shard follows now.
+func (sh *shard) addr() string { return sh.ep.Load().addr }
+
 // shard is one primary's data on this replica: its slot, its keyspace and
 // its cursor. The keyspace pointer never changes; a full sync replaces its
 // contents in one step (keyspace.ReplaceWith), so readers always see either the
 // old data or the complete new data.
 type shard struct {
-	id       slot.ID
-	endpoint string
-	host     string
-	port     int
-	slot     *slot.Slot
-	ks       *keyspace.Keyspace
+	id   slot.ID
+	ep   atomic.Pointer[endpoint] // the primary followed; REPLICAOF changes it
+	slot *slot.Slot
+	ks   *keyspace.Keyspace
 
 	// live is the newest session of the shard; guarded by Replica.mu.
 	live *session
@@ -144,11 +158,11 @@ func (o *shardObs) transferProgress() (active bool, total, read int64) {
 }
 
 func newShard(id slot.ID, endpoint string, s *slot.Slot, clk clock.Clock) *shard {
-	host, p, _ := net.SplitHostPort(endpoint) // checked by Config.Validate
-	port, _ := strconv.Atoi(p)
 	ks := keyspace.New(clk)
 	ks.SetReplica(true)
-	return &shard{id: id, endpoint: endpoint, host: host, port: port, slot: s, ks: ks}
+	sh := &shard{id: id, slot: s, ks: ks}
+	sh.ep.Store(parseEndpoint(endpoint)) // checked by Config.Validate
+	return sh
 }
 
 func (sh *shard) cursor() Cursor {
@@ -218,7 +232,7 @@ func (sh *shard) stats() ShardStats {
 	cur, lastErr, lastUnapplied := sh.cur, sh.lastErr, sh.lastUnapplied
 	sh.mu.Unlock()
 	out := ShardStats{
-		ID: sh.id, Endpoint: sh.endpoint, State: st.State, Session: st.Session,
+		ID: sh.id, Endpoint: sh.addr(), State: st.State, Session: st.Session,
 		Cursor: cur, Applied: sh.applied.Load(), FullSyncs: sh.fullSyncs.Load(),
 		Unapplied: sh.unapplied.Load(), LastUnapplied: lastUnapplied,
 		PartialSyncs: sh.partialSyncs.Load(), Sessions: sh.sessions.Load(),

@@ -258,9 +258,9 @@ func (s *session) stream(rd *resp.Reader) error {
 		case errors.Is(err, errLeft), errors.Is(err, ErrProtocol), errors.Is(err, ErrApply):
 			return err
 		case errors.Is(err, io.EOF):
-			return fmt.Errorf("stream from %s: connection closed at offset %d", sh.endpoint, ap.off)
+			return fmt.Errorf("stream from %s: connection closed at offset %d", sh.addr(), ap.off)
 		default:
-			return fmt.Errorf("stream from %s after offset %d: %w", sh.endpoint, ap.off, err)
+			return fmt.Errorf("stream from %s after offset %d: %w", sh.addr(), ap.off, err)
 		}
 		failpoint.Hit(failpoint.StreamApply)
 		s.awaitStream.Store(false) // the stream has started: back to AckPeriod
