@@ -85,8 +85,11 @@ var (
 type machine struct {
 	seq   uint64
 	state string
-	// budgeted recoveries in this stable period, and the Connected spell.
+	// budgeted recoveries in this stable period, the times it reached
+	// health in it (each may credit a spent budget with one attempt), and
+	// the Connected spell.
 	recoveries     int
+	credits        int
 	connectedSince time.Time
 	connected      bool
 	exhausted      bool // in an exhaustion episode
@@ -274,22 +277,25 @@ func (c *Checker) record(id string, seq uint64, ev, from, to string, at time.Tim
 	// fresh start begins a new period.
 	if from == healthy && to != healthy && m.connected {
 		if at.Sub(m.connectedSince) >= stable {
-			m.recoveries = 0
+			m.recoveries, m.credits = 0, 0
 		}
 		m.connected = false
 	}
 	if to == healthy && from != healthy {
 		m.connected, m.connectedSince = true, at
 		m.exhausted = false
+		if m.recoveries >= cap {
+			m.credits++ // coming back credits a spent budget with one attempt
+		}
 	}
 	switch ev {
 	case "reset", "repoint", "resume":
-		m.recoveries, m.exhausted = 0, false
+		m.recoveries, m.credits, m.exhausted = 0, 0, false
 	}
 	for _, a := range attrs {
 		switch {
 		case a.Key == "budget" && a.Value.String() == "refilled":
-			m.recoveries = 0
+			m.recoveries, m.credits = 0, 0
 		case a.Key == "exhausted" || c.spentAsExhausted && a.Key == "budget" && a.Value.String() == "spent":
 			if m.exhausted {
 				c.violate(InvExhaustOnce, "%s #%d: exhausted again in the same episode", id, seq)
@@ -306,8 +312,8 @@ func (c *Checker) record(id string, seq uint64, ev, from, to string, at time.Tim
 			if ni > cap || ci != cap || ni < 1 {
 				c.violate(InvBudget, "%s #%d: attempt %s with a cap of %d", id, seq, a.Value.String(), cap)
 			}
-			if m.recoveries > cap {
-				c.violate(InvBudget, "%s #%d: %d budgeted recoveries in one stable period, cap %d", id, seq, m.recoveries, cap)
+			if m.recoveries > cap+m.credits {
+				c.violate(InvBudget, "%s #%d: %d budgeted recoveries in one stable period, cap %d plus %d credits for coming back", id, seq, m.recoveries, cap, m.credits)
 			}
 		}
 	}
@@ -325,7 +331,7 @@ func (c *Checker) Settled(now time.Time) {
 			st = c.lim.InstanceStable
 		}
 		if m.connected && now.Sub(m.connectedSince) >= st {
-			m.recoveries = 0
+			m.recoveries, m.credits = 0, 0
 		}
 	}
 }
@@ -336,7 +342,7 @@ func (c *Checker) Refilled() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, m := range c.machines {
-		m.recoveries, m.exhausted = 0, false
+		m.recoveries, m.credits, m.exhausted = 0, 0, false
 	}
 }
 

@@ -20,7 +20,8 @@
 //     previous To, every transition in the machine's spec (slot.Spec,
 //     replica.Spec, follower.Spec); after an aborted transfer the next
 //     request is a full sync (unless AtomicLoad); budgets within [0, Cap]
-//     and at most Cap budgeted recoveries per stable period; no Detached
+//     and at most Cap budgeted recoveries per stable period, plus one for
+//     each time the machine came back with its budget spent; no Detached
 //     slot sends a request, and no shard asks while the instance is not
 //     Connected; each machine's state is its last record's To; a slot's
 //     Stats agree with its records; exhaustion is reported once per
