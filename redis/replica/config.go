@@ -84,6 +84,11 @@ type Config struct {
 	// InstanceObservers get every instance transition record.
 	InstanceObservers []func(core.Record)
 
+	// WrapSlotDriver, when set, puts a driver in front of the replica's own
+	// slot driver: a test's spy (replsmtest.SpyDriver) that checks what the
+	// slots ask for against the core's invariants.
+	WrapSlotDriver func(slot.Driver) slot.Driver
+
 	// OnExhausted is called (outside locks) once per exhaustion episode:
 	// when a shard has spent its recovery budget. The shard keeps going at
 	// SlotConfig.ExhaustedRetry, probes an unreachable primary every

@@ -12,9 +12,11 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/replsm/replsm/internal/redistest"
+	"github.com/replsm/replsm/replsmtest"
 	"github.com/replsm/replsm/slot"
 	"github.com/replsm/replsm/timeouts"
 )
@@ -147,4 +149,22 @@ func (l *recordLog) find(id slot.ID, ev slot.Event) []slot.Record {
 		}
 	}
 	return slices.Clip(out)
+}
+
+// checkInvariants attaches the core's invariant checker (replsmtest) to a
+// replica built from cfg: its records through the observers, its requests
+// and closes through a spy in front of the real slot driver. At the end of
+// the test (after the replica is closed) there must be no violation. Call
+// it once cfg is final: the checker reads its limits from it.
+func checkInvariants(t testing.TB, cfg *Config) *replsmtest.Checker {
+	t.Helper()
+	c := replsmtest.NewChecker(replsmtest.LimitsOf(cfg.SlotConfig, cfg.Instance))
+	cfg.Observers = append(cfg.Observers, c.SlotRecord)
+	cfg.InstanceObservers = append(cfg.InstanceObservers, c.InstanceRecord)
+	cfg.WrapSlotDriver = func(d slot.Driver) slot.Driver { return replsmtest.SpyDriver(c, d) }
+	t.Cleanup(func() {
+		assert.Empty(t, c.Violations(), "core invariants over %d records", c.Total())
+		assert.NotZero(t, c.Total(), "the checker saw the records")
+	})
+	return c
 }

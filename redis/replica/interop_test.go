@@ -159,6 +159,7 @@ func TestInteropLinkCutUnderLoad(t *testing.T) {
 	t.Cleanup(func() { _ = proxy.Close() })
 	cfg := testConfig(t, map[slot.ID]string{0: proxy.Addr()})
 	cfg.SlotConfig.RecoveryCap = 20 // every cut costs a recovery
+	checkInvariants(t, &cfg)
 	r := startReplica(t, cfg)
 	require.NoError(t, r.Instance().WaitSynced(ctx))
 	synced := time.Now()
@@ -231,6 +232,7 @@ func TestInteropExhaustedBackByProbe(t *testing.T) {
 		exhaustions.Add(1)
 		exhausted <- e
 	}
+	checkInvariants(t, &cfg)
 	r := startReplica(t, cfg)
 	require.NoError(t, r.Instance().WaitSynced(ctx))
 	handshakes := func() int { return len(log.find(0, slot.EvSendTrySync)) + len(log.find(0, slot.EvSendDBSync)) }

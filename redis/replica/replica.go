@@ -97,8 +97,12 @@ func New(cfg Config, clk clock.Clock) (_ *Replica, err error) {
 	r.started0, r.runID = clk.Now(), newRunID()
 	slotObs := append([]slot.Observer{r.metrics.SlotObserver(), r.feed.SlotObserver(), r.onSlotRecord}, cfg.Observers...)
 	instObs := append([]func(core.Record){r.metrics.InstanceObserver(), r.feed.InstanceObserver()}, cfg.InstanceObservers...)
+	var drv slot.Driver = slotDriver{r}
+	if cfg.WrapSlotDriver != nil {
+		drv = cfg.WrapSlotDriver(drv)
+	}
 	slotOpts := slot.Options{
-		Clock: clk, Driver: slotDriver{r}, Logger: log, Observers: slotObs,
+		Clock: clk, Driver: drv, Logger: log, Observers: slotObs,
 		OnExhausted: cfg.OnExhausted, Seed: cfg.Seed,
 	}
 	instOpts := core.Options{

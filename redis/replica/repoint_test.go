@@ -35,6 +35,7 @@ func TestInteropReplicaOfRuntime(t *testing.T) {
 	log := &recordLog{}
 	cfg := testConfig(t, map[slot.ID]string{0: a.Addr()})
 	cfg.Observers = append(cfg.Observers, log.observe)
+	checkInvariants(t, &cfg)
 	r := startReplica(t, cfg)
 	require.NoError(t, r.Instance().WaitSynced(ctx))
 	rc := unionClient(t, r)
