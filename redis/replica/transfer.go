@@ -42,6 +42,9 @@ func (s *session) transfer(br *bufio.Reader, hs handshakeResult) error {
 	if err != nil {
 		return err
 	}
+	// The transfer is over before the slot hears it: INFO must not show a
+	// sync in progress on a Connected shard.
+	o.xferActive.Store(false)
 	end := s.rep.clk.Now()
 	o.lastFullDur.Store(int64(end.Sub(start)))
 	o.lastFullBytes.Store(size)
