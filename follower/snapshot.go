@@ -6,9 +6,10 @@ import (
 )
 
 // Snapshots lets concurrent full-sync requests for one shard share one
-// snapshot: the first request starts building it, later ones join it while it is in
-// flight, and all get the same result. (Seed 002: wait for the flush in
-// progress instead of failing with "another flush in progress".)
+// snapshot: the first request starts building it, later ones join it while
+// it is in flight, and all get the same result. A request that arrives
+// during a build waits for it rather than failing with "another snapshot in
+// progress".
 type Snapshots[K comparable, T any] struct {
 	mu       sync.Mutex
 	inflight map[K]*flight[T]

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/replsm/replsm/replsmtest"
 )
 
 type childResult struct {
@@ -42,8 +44,7 @@ func runChild(exe string, base uint64, n, steps int) childResult {
 
 // merge prints every child's failures, then one summary line for all.
 func merge(rs []childResult, seeds int) int {
-	var fails []string
-	var longest time.Duration
+	all := replsmtest.Result{Seeds: seeds}
 	code := 0
 	for _, r := range rs {
 		fmt.Print(r.out)
@@ -51,20 +52,16 @@ func merge(rs []childResult, seeds int) int {
 			fmt.Fprintln(os.Stderr, "replsm-explore:", r.err)
 			code = 2
 		}
-		fails = append(fails, r.failures...)
-		longest = max(longest, r.elapsed)
-	}
-	rate := 0.0
-	if longest > 0 {
-		rate = float64(seeds) / longest.Minutes()
-	}
-	line := fmt.Sprintf("explore: %d seeds, %d failures, %.0f seeds/min", seeds, len(fails), rate)
-	if len(fails) > 0 {
-		line += " (failing seeds: " + strings.Join(fails, " ") + ")"
-		if code == 0 {
-			code = 1
+		for _, f := range r.failures {
+			seed, _ := strconv.ParseUint(f, 10, 64) // digits, by the summary's pattern
+			all.Failures = append(all.Failures, replsmtest.SeedFailure{Seed: seed})
 		}
+		// The children run side by side: the slowest one is the run's time.
+		all.Elapsed = max(all.Elapsed, r.elapsed)
 	}
-	fmt.Println(line)
+	if len(all.Failures) > 0 && code == 0 {
+		code = 1
+	}
+	fmt.Println(all.Summary())
 	return code
 }
