@@ -21,7 +21,7 @@
 //     primary (the stream broke), so without probes: it then waits for the
 //     slow 5-minute cadence.
 //
-// It prints one Markdown table and checks the targets of issue 8: after the
+// It prints one Markdown table and checks the recovery targets: after the
 // outage replsm is back within --max-back (3 s) having spent at most
 // --max-handshakes (12) handshakes; after the loading restart it is back
 // within --max-back and never exhausted. Everything it started is stopped

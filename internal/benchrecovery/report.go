@@ -57,7 +57,7 @@ func (r Result) Markdown() string {
 	fmt.Fprintf(&b, "\n\"Ready\": answering PING again after the outage; the load's end (first PONG) after the restart. ")
 	fmt.Fprintf(&b, "Handshakes: replsm's send_try_sync/send_db_sync records, redis-server's \"Connecting to MASTER\" lines, while the primary was down or loading.\n\n")
 	missed := r.Missed()
-	fmt.Fprintf(&b, "Targets (issue 8): after the outage replsm back <= %s with <= %d handshakes; after the -LOADING restart back <= %s, never exhausted: ",
+	fmt.Fprintf(&b, "Targets: after the outage replsm back <= %s with <= %d handshakes; after the -LOADING restart back <= %s, never exhausted: ",
 		r.Config.MaxBack, r.Config.MaxHandshakes, r.Config.MaxBack)
 	if len(missed) == 0 {
 		fmt.Fprintf(&b, "**met**.\n")

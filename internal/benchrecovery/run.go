@@ -53,7 +53,7 @@ type Config struct {
 	Progress io.Writer
 }
 
-// DefaultConfig is `make bench-recovery`: the figures of issue 8.
+// DefaultConfig is `make bench-recovery`: a 90 s outage and a 30 s -LOADING restart, the targets of docs/DESIGN.md ("Error is never a dead end").
 func DefaultConfig() Config {
 	return Config{
 		Outage:        90 * time.Second,
