@@ -20,7 +20,7 @@ type OutKind uint8
 const (
 	OutRecord    OutKind = iota // a transition record: journal, log, observers
 	OutEffect                   // an owner effect (Code says which)
-	OutExhausted                // the recovery budget ran out: once per episode
+	OutExhausted                // the recovery budget ran out: once per episode (Reason: what happens next)
 	OutProbe                    // ask the driver for a reachability probe (Session)
 )
 
@@ -112,6 +112,7 @@ type Host[S ~string, E ~string] struct {
 	probeAt     time.Time // when the next probe is due; zero if not probing
 	probe       Session   // the probe in flight, 0 when none
 	probeEvery  time.Duration
+	slowEvery   time.Duration // the exhausted cadence of the current Error
 	rng         *rand.Rand
 	stream      uint64
 	journalErrs uint64
@@ -222,6 +223,7 @@ func (h *Host[S, E]) EnterError(rec *fsm.Record[S, E], p *Recovery, unreached, c
 		h.LastErr += ": " + rec.Reason
 	}
 	h.recoverAt, h.probeAt, h.probe = time.Time{}, time.Time{}, 0
+	h.slowEvery = p.ExhaustedRetry
 	if h.Budget.Remaining() > 0 {
 		delay := p.Backoff.Delay(h.backoffStep, h.Random())
 		h.recoverAt = now.Add(delay)
@@ -232,7 +234,11 @@ func (h *Host[S, E]) EnterError(rec *fsm.Record[S, E], p *Recovery, unreached, c
 		if !h.Exhausted {
 			h.Exhausted = true
 			rec.Attrs = append(rec.Attrs, slog.String(AttrExhausted, fmt.Sprintf("%d/%d", h.Budget.Used(), h.Budget.Cap())))
-			h.Queue(Output[S, E]{Kind: OutExhausted})
+			next := "retrying every " + p.ExhaustedRetry.String()
+			if p.ExhaustedRetry == 0 {
+				next = "waiting for an operator reset"
+			}
+			h.Queue(Output[S, E]{Kind: OutExhausted, Reason: next})
 		} else {
 			rec.Attrs = append(rec.Attrs, slog.String(AttrBudget, "spent"))
 		}
@@ -265,16 +271,17 @@ func (h *Host[S, E]) armError() {
 }
 
 // ErrorDue is the owner's Due while in Error. It returns how the machine
-// should recover now: "" (not yet), or the attempt label ("2/5", or "slow"
-// for the exhausted cadence); probed reports that a probe was sent instead.
-func (h *Host[S, E]) ErrorDue(now time.Time) (attempt string, probed bool) {
+// should recover now: attempt "" (not yet), or the attempt label ("2/5", or
+// "slow" for the exhausted cadence) and the recovery's reason; probed
+// reports that a probe was sent instead.
+func (h *Host[S, E]) ErrorDue(now time.Time) (attempt, reason string, probed bool) {
 	if !h.recoverAt.IsZero() && !now.Before(h.recoverAt) {
 		h.recoverAt = time.Time{}
 		if n, ok := h.Budget.Take(); ok {
 			h.backoffStep++
-			return fmt.Sprintf("%d/%d", n, h.Budget.Cap()), false
+			return fmt.Sprintf("%d/%d", n, h.Budget.Cap()), "recovery timer", false
 		}
-		return "slow", false
+		return "slow", "exhausted retry every " + h.slowEvery.String(), false
 	}
 	if !h.probeAt.IsZero() && !now.Before(h.probeAt) {
 		// A probe is not a transition: it goes out on its own, after the lock.
@@ -284,19 +291,15 @@ func (h *Host[S, E]) ErrorDue(now time.Time) (attempt string, probed bool) {
 		probed = true
 	}
 	h.armError()
-	return "", probed
+	return "", "", probed
 }
 
-// ProbeOK reports whether probe is the one in flight and consumes it: the
-// owner then recovers at once. A successful recovery through a probe
-// spends a budget unit when there is one, never requires one.
-func (h *Host[S, E]) ProbeOK(probe Session) bool {
-	if probe == 0 || probe != h.probe {
-		return false
-	}
-	h.probe = 0
+// Reached is what the owner calls when it learns the peer answers (a probe,
+// a sibling, the instance link) and recovers at once: probing ends, and
+// the recovery spends a budget unit when there is one, never requires one.
+func (h *Host[S, E]) Reached() {
+	h.probeAt, h.probe = time.Time{}, 0
 	h.Budget.Take()
-	return true
 }
 
 // ProbeLive reports whether probe is the one in flight.
@@ -304,9 +307,6 @@ func (h *Host[S, E]) ProbeLive(probe Session) bool { return probe != 0 && probe 
 
 // Probing reports whether the machine probes its peer while in Error.
 func (h *Host[S, E]) Probing() bool { return !h.probeAt.IsZero() }
-
-// StopProbing ends probing (the owner learned the peer is reachable).
-func (h *Host[S, E]) StopProbing() { h.probeAt, h.probe = time.Time{}, 0 }
 
 // env is the Host seen as the fsm.Env of its machine.
 type env[S ~string, E ~string] Host[S, E]

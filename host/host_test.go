@@ -43,7 +43,7 @@ func (t *toy) Entered(rec fsm.Record[string, string]) fsm.Record[string, string]
 }
 
 func (t *toy) Due(now time.Time) {
-	if attempt, _ := t.ErrorDue(now); attempt != "" {
+	if attempt, _, _ := t.ErrorDue(now); attempt != "" {
 		t.Fire("recover", attempt)
 	}
 }

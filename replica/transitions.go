@@ -102,12 +102,8 @@ func (o *owner) Due(now time.Time) {
 			in.Fire(EvIdleTimeout, "nothing from the master in "+in.cfg.IdleTimeout.String())
 		}
 	case Error:
-		if attempt, _ := in.ErrorDue(now); attempt != "" {
-			reason := "recovery timer"
-			if attempt == "slow" {
-				reason = "exhausted retry every " + in.cfg.ExhaustedRetry.String()
-			}
-			in.Fire(EvRecover, reason, slog.String("attempt", attempt))
+		if attempt, reason, _ := in.ErrorDue(now); attempt != "" {
+			in.Fire(EvRecover, reason, slog.String(host.AttrAttempt, attempt))
 		}
 	}
 }
@@ -116,11 +112,7 @@ func (o *owner) Effect(e *output) {
 	in := (*Instance)(o)
 	switch e.Kind {
 	case host.OutExhausted:
-		next := "retrying every " + in.cfg.ExhaustedRetry.String()
-		if in.cfg.ExhaustedRetry == 0 {
-			next = "waiting for an operator reset"
-		}
-		in.rt.Log(slog.LevelError, "instance recovery budget exhausted; "+next,
+		in.rt.Log(slog.LevelError, "instance recovery budget exhausted; "+e.Reason,
 			slog.String("master", in.masterAddr()), slog.String("last_error", string(e.Rec.Event)+": "+e.Rec.Reason))
 		if in.opts.OnExhausted != nil {
 			in.opts.OnExhausted(e.Rec)

@@ -118,7 +118,8 @@ func (s *Slot) ProbeResult(probe Session, err error) error {
 		s.Mu.Unlock()
 		return fmt.Errorf("%w: %s answer for probe %d, which is not the probe in flight", ErrStaleSession, s.id, probe)
 	}
-	if err == nil && s.ProbeOK(probe) {
+	if err == nil {
+		s.Reached()
 		s.recoverNow("probe: endpoint answers")
 	}
 	s.UnlockAndFlush()
@@ -136,8 +137,7 @@ func (s *Slot) Reachable(reason string) {
 
 func (s *Slot) reachableLocked(reason string) {
 	if s.M.State() == Error && s.Probing() {
-		s.StopProbing()
-		s.Budget.Take()
+		s.Reached()
 		s.recoverNow(reason)
 	}
 	s.countProbing()

@@ -161,15 +161,11 @@ func (o *owner) Due(now time.Time) {
 	case TryDBSync:
 		s.Fire(EvSendDBSync, "busy poll")
 	case Error:
-		attempt, probed := s.ErrorDue(now)
+		attempt, reason, probed := s.ErrorDue(now)
 		if probed {
 			s.stats.Probes++
 		}
 		if attempt != "" {
-			reason := "recovery timer"
-			if attempt == "slow" {
-				reason = "exhausted retry every " + s.cfg.ExhaustedRetry.String()
-			}
 			s.recoverNow(reason, slog.String(host.AttrAttempt, attempt))
 		}
 	}
@@ -215,11 +211,7 @@ func (o *owner) Effect(out *output) {
 		}
 	case host.OutExhausted:
 		ex := Exhaustion{Slot: s.id, Endpoint: s.Endpoint(), LastError: string(out.Rec.Event) + ": " + out.Rec.Reason, Record: out.Rec}
-		next := "retrying every " + s.cfg.ExhaustedRetry.String()
-		if s.cfg.ExhaustedRetry == 0 {
-			next = "waiting for an operator reset"
-		}
-		rt.Log(slog.LevelError, "slot recovery budget exhausted; "+next,
+		rt.Log(slog.LevelError, "slot recovery budget exhausted; "+out.Reason,
 			slog.String("id", s.id.String()), slog.String("endpoint", ex.Endpoint),
 			slog.String("last_error", ex.LastError))
 		if rt.opts.OnExhausted != nil {
