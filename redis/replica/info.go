@@ -46,7 +46,8 @@ func (r *Replica) role(st *connState) resp.Value {
 		if ss.Cursor.Valid() {
 			off = ss.Cursor.Offset
 		}
-		v := []resp.Value{resp.BulkString(sh.ep.Load().host), resp.Integer(int64(sh.ep.Load().port)),
+		ep := sh.ep.Load()
+		v := []resp.Value{resp.BulkString(ep.host), resp.Integer(int64(ep.port)),
 			resp.BulkString(redisLinkState(ss.State)), resp.Integer(off)}
 		if withID {
 			v = append([]resp.Value{resp.BulkString(itoa(int64(sh.id)))}, v...)
@@ -183,8 +184,9 @@ func writeShardLine(b *strings.Builder, sh *shard, now time.Time) {
 	if connected && !ss.LastIO.IsZero() {
 		lastIO = (now.UnixNano() - ss.LastIO.UnixNano()) / 1e9
 	}
+	ep := sh.ep.Load()
 	fmt.Fprintf(b, "shard%d:master_host=%s,master_port=%d,master_link_status=%s,master_last_io_seconds_ago=%d,master_sync_in_progress=%d,slave_repl_offset=%d,master_replid=%s",
-		ss.ID, sh.ep.Load().host, sh.ep.Load().port, upDown(connected), lastIO, boolDigit(ss.State == slot.WaitDBSync), ss.Cursor.Offset, replIDOrZero(ss.Cursor))
+		ss.ID, ep.host, ep.port, upDown(connected), lastIO, boolDigit(ss.State == slot.WaitDBSync), ss.Cursor.Offset, replIDOrZero(ss.Cursor))
 	if active, total, read := sh.obs.transferProgress(); active {
 		fmt.Fprintf(b, ",master_sync_total_bytes=%d,master_sync_read_bytes=%d", total, read)
 	}
@@ -232,8 +234,9 @@ func writeShardFields(b *strings.Builder, sh *shard, now time.Time) {
 	if connected && !ss.LastIO.IsZero() {
 		lastIO = (nowNano - ss.LastIO.UnixNano()) / 1e9
 	}
+	ep := sh.ep.Load()
 	fmt.Fprintf(b, "master_host:%s\r\nmaster_port:%d\r\nmaster_link_status:%s\r\nmaster_last_io_seconds_ago:%d\r\nmaster_sync_in_progress:%d\r\n",
-		sh.ep.Load().host, sh.ep.Load().port, upDown(connected), lastIO, boolDigit(ss.State == slot.WaitDBSync))
+		ep.host, ep.port, upDown(connected), lastIO, boolDigit(ss.State == slot.WaitDBSync))
 	fmt.Fprintf(b, "slave_read_repl_offset:%d\r\nslave_repl_offset:%d\r\n", ss.Cursor.Offset, ss.Cursor.Offset)
 	if active, total, read := sh.obs.transferProgress(); active {
 		perc := 0.0
