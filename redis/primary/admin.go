@@ -55,5 +55,8 @@ func (p *Primary) handleREPLICAOF(c *server.Conn, args [][]byte) error {
 	if strings.EqualFold(string(args[1]), "no") && strings.EqualFold(string(args[2]), "one") {
 		return c.WriteOK() // already a primary, as Redis answers
 	}
-	return c.WriteError("ERR REPLICAOF host port: this primary cannot follow another yet")
+	if p.cfg.ReplicaOf == nil {
+		return c.WriteError("ERR REPLICAOF host port: this primary cannot follow another (started without a replica role)")
+	}
+	return p.cfg.ReplicaOf(c, args[1], args[2])
 }

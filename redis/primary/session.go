@@ -143,6 +143,14 @@ func (p *Primary) handlePSYNC(c *server.Conn, args [][]byte) error {
 
 func (p *Primary) runSession(s *session, askedID string, askedOff int64) {
 	defer s.nc.Close()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.sessWG.Add(1) // under p.mu, so Close's Wait never races an Add
+	p.mu.Unlock()
+	defer p.sessWG.Done()
 	s.f = p.followers.Add(s.id) // closes a previous session of this follower
 	s.sess = s.f.Session()
 	if !p.register(s) {
@@ -261,7 +269,7 @@ func (s *session) send(askedID string, askedOff int64) error {
 	p := s.p
 	p.mu.Lock()
 	id, epoch := p.replID, p.epoch
-	plan := planPSYNC(id, p.bl, askedID, askedOff)
+	plan := planPSYNC2(history{id: id, id2: p.replID2, offset2: p.offset2}, p.bl, askedID, askedOff)
 	p.mu.Unlock()
 
 	if plan.resume {
@@ -285,6 +293,10 @@ func (s *session) send(askedID string, askedOff int64) error {
 		return err
 	}
 	p.stats.fullSyncs.Add(1)
+	if askedID != "?" {
+		p.stats.partialErr.Add(1)
+	}
+	p.log.Info("full resync", "follower", s.id, "reason", plan.reason)
 	s.full.Store(true)
 	snap, err := s.awaitSnapshot(epoch)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/replsm/replsm/outbox"
+	"github.com/replsm/replsm/redis/primary"
 	core "github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
 )
@@ -96,6 +97,13 @@ type Config struct {
 	// episode ends when the shard is Connected again. REPLSM.RESET /
 	// Replica.Reset refill the budget at once.
 	OnExhausted func(slot.Exhaustion)
+
+	// Primary adjusts the configuration a promoted shard runs with as a
+	// primary (REPLICAOF NO ONE, docs/failover.md); it starts from
+	// primary.DefaultConfig(). Its BacklogSize is also the size of the
+	// backlog every shard keeps of the stream it applies. Nil keeps the
+	// defaults.
+	Primary func(*primary.Config)
 
 	// Seed makes the backoff jitter repeatable; zero draws a random seed,
 	// so two replica processes never retry at the same instants.

@@ -42,12 +42,21 @@ func (r *Replica) cmdReplsmReplicaOf(c *server.Conn, args [][]byte) error {
 }
 
 func (r *Replica) replicaOf(c *server.Conn, sh *shard, host, port []byte) error {
-	if bytes.EqualFold(host, []byte("no")) && bytes.EqualFold(port, []byte("one")) {
-		return c.WriteError("ERR REPLICAOF NO ONE: this replica cannot be promoted to a primary yet")
+	if isNoOne(host, port) {
+		if err := r.promote(sh, "REPLICAOF NO ONE"); err != nil {
+			return c.WriteErrorf("ERR %v", err)
+		}
+		return c.WriteOK()
 	}
 	addr, err := replicaOfAddr(string(host), string(port))
 	if err != nil {
 		return c.WriteErrorf("ERR %v", err)
+	}
+	if sh.prim.Load() != nil {
+		if err := r.demote(sh, addr, "REPLICAOF "+addr); err != nil {
+			return c.WriteErrorf("ERR %v", err)
+		}
+		return c.WriteOK()
 	}
 	if addr == sh.addr() {
 		return c.WriteOK() // already following it: nothing closed, nothing re-synced

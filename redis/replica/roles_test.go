@@ -1,0 +1,196 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/replsm/replsm/internal/redistest"
+	"github.com/replsm/replsm/redis/primary"
+	"github.com/replsm/replsm/slot"
+)
+
+// quietPrimaryArgs make a real primary that streams nothing while idle (no
+// pings), so that its replicas stand at one offset once the writes stop
+// and a SIGKILL leaves them all at the same point of its history.
+var quietPrimaryArgs = []string{"--repl-ping-replica-period", "3600", "--repl-backlog-size", "64mb"}
+
+// rolesConfig is testConfig for a shard that is promoted: no keepalive
+// churn against the quiet primary, and as a primary a 1 s ping and a 64 MB
+// backlog.
+func rolesConfig(t *testing.T, addr string) Config {
+	cfg := testConfig(t, map[slot.ID]string{0: addr})
+	cfg.SlotConfig.KeepaliveTimeout = time.Hour
+	cfg.ReadTimeout = time.Hour
+	cfg.Primary = func(c *primary.Config) {
+		c.PingPeriod = time.Second
+		c.BacklogSize = 64 << 20
+	}
+	return cfg
+}
+
+func logHas(t *testing.T, s *redistest.Server, line string) bool {
+	b, err := os.ReadFile(s.LogPath())
+	require.NoError(t, err)
+	return strings.Contains(string(b), line)
+}
+
+// TestInteropPromotionKeepsHistory: a replsm replica and two real
+// redis-server replicas follow one real primary through a bounded write
+// load; the primary is SIGKILLed; REPLICAOF NO ONE promotes the replsm
+// shard, and the two real replicas re-pointed at it continue with a partial
+// resynchronization (PSYNC2: the old id is its master_replid2), no full
+// sync, and end with its data.
+func TestInteropPromotionKeepsHistory(t *testing.T) {
+	ctx := testCtx(t, 180*time.Second)
+	a := redistest.Start(t, redistest.Options{Name: "old-primary", Args: quietPrimaryArgs})
+	ac := a.Client()
+	require.NoError(t, redistest.FillAllTypes(ctx, ac, "a", 30))
+	var reals []*redistest.Server
+	for _, name := range []string{"real-1", "real-2"} {
+		s := redistest.Start(t, redistest.Options{Name: name, Args: redistest.ReplicaOfArgs(a.Port())})
+		require.NoError(t, redistest.WaitReplicaUp(ctx, s.Client()))
+		reals = append(reals, s)
+	}
+	log := &recordLog{}
+	cfg := rolesConfig(t, a.Addr())
+	cfg.Observers = append(cfg.Observers, log.observe)
+	r := startReplica(t, cfg)
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+	rc := unionClient(t, r)
+
+	// The load: bounded in requests and time; everyone streams it.
+	load := redistest.StartLoad(ctx, a.Addr(), 2000, 4, 500, 5)
+	<-load.Done()
+	_, err := load.Stop()
+	require.NoError(t, err)
+	require.NoError(t, redistest.FillAllTypes(ctx, ac, "a2", 10)) // transactions and every type in the stream too
+	require.NoError(t, redistest.WaitCaughtUp(ctx, ac, rc))
+	for _, s := range reals {
+		require.NoError(t, redistest.WaitCaughtUp(ctx, ac, s.Client()))
+	}
+	before, err := redistest.ReplicationInfo(ctx, ac)
+	require.NoError(t, err)
+	a.Kill()
+
+	require.NoError(t, rc.Do(ctx, "REPLICAOF", "NO", "ONE").Err())
+	info, err := redistest.ReplicationInfo(ctx, rc)
+	require.NoError(t, err)
+	assert.Equal(t, "master", info["role"])
+	assert.Equal(t, before["master_replid"], info["master_replid2"], "the old history is the second id")
+	assert.NotEqual(t, before["master_replid"], info["master_replid"], "a new id was drawn")
+	off, _ := strconv.ParseInt(before["master_repl_offset"], 10, 64)
+	assert.Equal(t, strconv.FormatInt(off+1, 10), info["second_repl_offset"])
+	assert.Equal(t, before["master_repl_offset"], info["master_repl_offset"])
+	assert.Equal(t, "1", info["repl_backlog_active"])
+	role, err := rc.Do(ctx, "ROLE").Slice()
+	require.NoError(t, err)
+	assert.Equal(t, "master", role[0])
+	recs := log.find(0, slot.EvDetach)
+	require.Len(t, recs, 1)
+	assert.Contains(t, recs[0].Reason, "promoted to primary: REPLICAOF NO ONE")
+
+	// Writable now, and the writes stream to the re-pointed replicas.
+	require.NoError(t, rc.Set(ctx, "after-promotion", "1", 0).Err())
+	port := strconv.Itoa(portOf(t, r.Addr()))
+	for _, s := range reals {
+		require.NoError(t, s.Client().Do(ctx, "REPLICAOF", "127.0.0.1", port).Err())
+	}
+	require.NoError(t, redistest.FillAllTypes(ctx, rc, "r", 10))
+	for _, s := range reals {
+		requireSameDigest(t, ctx, rc, s.Client())
+		assert.True(t, logHas(t, s, "Successful partial resynchronization with master"), "%s continued", s.Addr())
+		assert.False(t, logHas(t, s, "Full resync from master: "+info["master_replid"]), "%s did not full-sync from replsm", s.Addr())
+	}
+	assert.Equal(t, 0, infoInt(t, rc, "stats", "sync_full"))
+	assert.Equal(t, 2, infoInt(t, rc, "stats", "sync_partial_ok"))
+	assert.Equal(t, 2, infoInt(t, rc, "replication", "connected_slaves"))
+}
+
+func portOf(t *testing.T, addr string) int {
+	i := strings.LastIndexByte(addr, ':')
+	p, err := strconv.Atoi(addr[i+1:])
+	require.NoError(t, err)
+	return p
+}
+
+// TestInteropPromotedRefusesDivergedReplica: a replica that is ahead of
+// what the promoted shard has of the old history, or of another history,
+// gets a full sync, never +CONTINUE.
+func TestInteropPromotedRefusesDivergedReplica(t *testing.T) {
+	ctx := testCtx(t, 120*time.Second)
+	a := redistest.Start(t, redistest.Options{Name: "old-primary", Args: quietPrimaryArgs})
+	ac := a.Client()
+	require.NoError(t, redistest.FillAllTypes(ctx, ac, "a", 20))
+	r := startReplica(t, rolesConfig(t, a.Addr()))
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+	rc := unionClient(t, r)
+	require.NoError(t, redistest.WaitCaughtUp(ctx, ac, rc))
+	_, err := r.Instance().RemoveMaster()
+	require.NoError(t, err) // replsm stops following: what A writes next it never gets
+	// The real replica gets more of A's history than replsm has.
+	b := redistest.Start(t, redistest.Options{Name: "ahead", Args: redistest.ReplicaOfArgs(a.Port())})
+	bc := b.Client()
+	require.NoError(t, redistest.WaitReplicaUp(ctx, bc))
+	require.NoError(t, redistest.FillAllTypes(ctx, ac, "more", 5))
+	require.NoError(t, redistest.WaitCaughtUp(ctx, ac, bc))
+	a.Kill()
+
+	require.NoError(t, rc.Do(ctx, "REPLICAOF", "NO", "ONE").Err())
+	require.NoError(t, bc.Do(ctx, "REPLICAOF", "127.0.0.1", strconv.Itoa(portOf(t, r.Addr()))).Err())
+	requireSameDigest(t, ctx, rc, bc)
+	assert.Equal(t, 1, infoInt(t, rc, "stats", "sync_full"), "the replica that was ahead got a full sync")
+	assert.Equal(t, 0, infoInt(t, rc, "stats", "sync_partial_ok"))
+}
+
+// TestInteropDemotionContinuesOwnHistory: a promoted replsm shard with a
+// real redis-server replica; the real replica is promoted and replsm is
+// demoted to follow it: replsm asks to continue its own history and gets
+// +CONTINUE, and the data is the new primary's.
+func TestInteropDemotionContinuesOwnHistory(t *testing.T) {
+	ctx := testCtx(t, 120*time.Second)
+	a := redistest.Start(t, redistest.Options{Name: "seed-primary", Args: quietPrimaryArgs})
+	require.NoError(t, redistest.FillAllTypes(ctx, a.Client(), "a", 20))
+	log := &recordLog{}
+	cfg := rolesConfig(t, a.Addr())
+	cfg.Observers = append(cfg.Observers, log.observe)
+	r := startReplica(t, cfg)
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+	rc := unionClient(t, r)
+	require.NoError(t, redistest.WaitCaughtUp(ctx, a.Client(), rc))
+	a.Kill()
+	require.NoError(t, rc.Do(ctx, "REPLICAOF", "NO", "ONE").Err())
+
+	// replsm is the primary, with a real replica, under writes.
+	b := redistest.Start(t, redistest.Options{Name: "real-replica", Args: append(redistest.ReplicaOfArgs(portOf(t, r.Addr())), "--repl-timeout", "60")})
+	bc := b.Client()
+	require.NoError(t, redistest.WaitReplicaUp(ctx, bc))
+	require.NoError(t, redistest.FillAllTypes(ctx, rc, "p", 10))
+	requireSameDigest(t, ctx, rc, bc)
+	assert.Equal(t, 1, infoInt(t, rc, "stats", "sync_full"), "the new real replica's first sync")
+
+	// Fail over to the real replica; replsm follows it.
+	require.NoError(t, bc.Do(ctx, "REPLICAOF", "NO", "ONE").Err())
+	require.NoError(t, rc.Do(ctx, "REPLICAOF", "127.0.0.1", strconv.Itoa(b.Port())).Err())
+	waitState(t, r, 0, slot.Connected, 60*time.Second)
+	require.NoError(t, redistest.FillAllTypes(ctx, bc, "b", 10))
+	requireSameDigest(t, ctx, bc, rc)
+	st := slotStatus(t, r, 0)
+	assert.Equal(t, uint64(1), st.Stats.FullSyncs, "only the first sync from the seed primary was full")
+	assert.Equal(t, 0, infoInt(t, bc, "stats", "sync_full"), "the new primary served no full sync")
+	assert.GreaterOrEqual(t, infoInt(t, bc, "stats", "sync_partial_ok"), 1)
+	assert.Len(t, log.find(0, slot.EvResume), 1, "the demotion is a logged transition")
+	// Writes are refused again.
+	assert.ErrorContains(t, rc.Set(ctx, "k", "v", 0).Err(), "READONLY")
+	_ = redis.Nil
+	_ = fmt.Sprint
+	_ = context.Background
+}
