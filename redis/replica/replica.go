@@ -218,6 +218,9 @@ func (r *Replica) Start() error {
 	r.mu.Unlock()
 
 	r.inst.Start()
+	if r.cfg.StartAsPrimary {
+		return r.promote(r.order[0], "started as a primary")
+	}
 	if _, err := r.inst.SlaveOf(r.masterLabel()); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/replsm/replsm/redis/primary"
 	"github.com/replsm/replsm/redis/server"
+	"github.com/replsm/replsm/slot"
 )
 
 // One server, two roles (docs/failover.md). REPLICAOF NO ONE promotes a
@@ -52,6 +53,16 @@ func (r *Replica) asPrimary(c *server.Conn, st *connState, p *primary.Primary, a
 		c.Data = st
 	}()
 	return p.Handle(c, args)
+}
+
+// Primary is the primary shard id is while promoted (REPLICAOF NO ONE or
+// Config.StartAsPrimary), or nil while it is a replica.
+func (r *Replica) Primary(id slot.ID) *primary.Primary {
+	sh, err := r.shard(id)
+	if err != nil {
+		return nil
+	}
+	return sh.prim.Load()
 }
 
 // errNotPromoted is returned by demote for a shard that is a replica.
@@ -116,6 +127,12 @@ func (r *Replica) demote(sh *shard, addr, reason string) error {
 	if addr != old {
 		if _, err := sh.slot.SetEndpoint(addr, "demoted: REPLICAOF "+addr); err != nil {
 			return err
+		}
+	}
+	if r.inst.Master() == "" {
+		// Started as a primary: the instance has followed nothing yet.
+		if _, err := r.inst.SlaveOf(r.masterLabel()); err != nil {
+			return fmt.Errorf("shard %d: follow %s: %w", sh.id, addr, err)
 		}
 	}
 	r.log.Info("shard demoted to replica", slog.String("id", sh.id.String()), slog.String("primary", addr),

@@ -2,7 +2,6 @@ package replica
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -190,7 +189,47 @@ func TestInteropDemotionContinuesOwnHistory(t *testing.T) {
 	assert.Len(t, log.find(0, slot.EvResume), 1, "the demotion is a logged transition")
 	// Writes are refused again.
 	assert.ErrorContains(t, rc.Set(ctx, "k", "v", 0).Err(), "READONLY")
-	_ = redis.Nil
-	_ = fmt.Sprint
-	_ = context.Background
+}
+
+// TestInteropStartedPrimaryDemoted: a server started as a primary (as
+// `replsm primary` starts it) with a real redis-server replica; the real
+// replica is promoted and replsm, told REPLICAOF, continues its own
+// history there with a partial resync.
+func TestInteropStartedPrimaryDemoted(t *testing.T) {
+	ctx := testCtx(t, 120*time.Second)
+	log := &recordLog{}
+	cfg := rolesConfig(t, "127.0.0.1:1") // a placeholder: nothing is followed until REPLICAOF
+	cfg.StartAsPrimary = true
+	cfg.Observers = append(cfg.Observers, log.observe)
+	r := startReplica(t, cfg)
+	rc := unionClient(t, r)
+	assert.Equal(t, "master", infoString(t, rc, "role"))
+	require.NoError(t, redistest.FillAllTypes(ctx, rc, "p", 20))
+
+	b := redistest.Start(t, redistest.Options{Name: "real-replica", Args: redistest.ReplicaOfArgs(portOf(t, r.Addr()))})
+	bc := b.Client()
+	require.NoError(t, redistest.WaitReplicaUp(ctx, bc))
+	require.NoError(t, redistest.FillAllTypes(ctx, rc, "q", 10))
+	requireSameDigest(t, ctx, rc, bc)
+
+	require.NoError(t, bc.Do(ctx, "REPLICAOF", "NO", "ONE").Err())
+	require.NoError(t, rc.Do(ctx, "REPLICAOF", "127.0.0.1", strconv.Itoa(b.Port())).Err())
+	waitState(t, r, 0, slot.Connected, 60*time.Second)
+	require.NoError(t, redistest.FillAllTypes(ctx, bc, "b", 10))
+	requireSameDigest(t, ctx, bc, rc)
+	st := slotStatus(t, r, 0)
+	assert.Equal(t, uint64(0), st.Stats.FullSyncs, "replsm continued its own history: no full sync")
+	assert.Equal(t, uint64(1), st.Stats.PartialSyncs)
+	assert.Equal(t, 0, infoInt(t, bc, "stats", "sync_full"))
+	assert.Equal(t, 1, infoInt(t, bc, "stats", "sync_partial_ok"))
+	require.Len(t, log.find(0, slot.EvResume), 1)
+	assert.Contains(t, log.find(0, slot.EvResume)[0].Reason, "demoted to replica of "+b.Addr())
+	assert.Equal(t, "slave", infoString(t, rc, "role"))
+}
+
+func infoString(t *testing.T, c *redis.Client, field string) string {
+	t.Helper()
+	m, err := redistest.ReplicationInfo(context.Background(), c)
+	require.NoError(t, err)
+	return m[field]
 }
