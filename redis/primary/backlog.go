@@ -107,3 +107,7 @@ func (b *Backlog) Len() int64 { return b.hist }
 
 // Size is the ring's capacity.
 func (b *Backlog) Size() int64 { return b.size() }
+
+// ReadAt appends to dst up to max bytes of the stream from position r
+// (an error when r is no longer held).
+func (b *Backlog) ReadAt(dst []byte, r int64, max int) ([]byte, error) { return b.readAt(dst, r, max) }

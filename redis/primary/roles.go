@@ -49,6 +49,9 @@ func Promote(cfg Config, clk clock.Clock, logger *slog.Logger, h History) (*Prim
 	if !validReplID(h.ReplID) {
 		return nil, fmt.Errorf("%w: Promote needs the replication id of the history, got %q", ErrInvalidConfig, h.ReplID)
 	}
+	if cfg.ReplID == "" {
+		cfg.ReplID = newReplID(cfg.Rand) // one draw: the new history's id
+	}
 	p, err := newPrimary(cfg, clk, logger, h.Keyspace)
 	if err != nil {
 		return nil, err
@@ -57,9 +60,6 @@ func Promote(cfg Config, clk clock.Clock, logger *slog.Logger, h History) (*Prim
 	p.mu.Lock()
 	p.bl = h.Backlog
 	p.replID2, p.offset2 = h.ReplID, h.Backlog.End()+1
-	if cfg.ReplID == "" {
-		p.replID = newReplID(cfg.Rand)
-	}
 	p.seldb = -1
 	id, off := p.replID, p.bl.end
 	p.mu.Unlock()
