@@ -118,7 +118,7 @@ func newPrimary(cfg Config, clk clock.Clock, logger *slog.Logger, ks *keyspace.K
 		hub:      hub,
 	}
 	if p.replID == "" {
-		p.replID = newReplID(cfg.Rand)
+		p.replID = NewReplID(cfg.Rand)
 	}
 	p.rt = host.NewRuntime(clk, logger, 0)
 	fs, err := follower.NewSet(follower.Options{
@@ -265,7 +265,7 @@ func (p *Primary) ForgetHistory() error {
 		return ErrClosed
 	}
 	old := p.replID
-	p.replID = newReplID(p.cfg.Rand)
+	p.replID = NewReplID(p.cfg.Rand)
 	p.replID2, p.offset2 = "", -1
 	p.epoch++
 	p.bl.reset(0)

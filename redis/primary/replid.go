@@ -9,10 +9,10 @@ import (
 // replIDLen is the length of a replication id: Redis's CONFIG_RUN_ID_SIZE.
 const replIDLen = 40
 
-// newReplID draws a random replication id of 40 lower-case hex digits from
+// NewReplID draws a random replication id of 40 lower-case hex digits from
 // r, as Redis's changeReplicationId does; nil r means crypto/rand. A reader
 // that fails falls back to crypto/rand, so an id is always new.
-func newReplID(r io.Reader) string {
+func NewReplID(r io.Reader) string {
 	var b [replIDLen / 2]byte
 	if r == nil {
 		r = rand.Reader

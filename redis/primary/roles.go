@@ -50,7 +50,7 @@ func Promote(cfg Config, clk clock.Clock, logger *slog.Logger, h History) (*Prim
 		return nil, fmt.Errorf("%w: Promote needs the replication id of the history, got %q", ErrInvalidConfig, h.ReplID)
 	}
 	if cfg.ReplID == "" {
-		cfg.ReplID = newReplID(cfg.Rand) // one draw: the new history's id
+		cfg.ReplID = NewReplID(cfg.Rand) // one draw: the new history's id
 	}
 	p, err := newPrimary(cfg, clk, logger, h.Keyspace)
 	if err != nil {

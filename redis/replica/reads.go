@@ -65,7 +65,7 @@ func (r *Replica) shardsFor(st *connState) []*shard {
 func (r *Replica) handle(c *server.Conn, args [][]byte) error {
 	st := state(c)
 	name := strings.ToLower(string(args[0]))
-	if p := r.promoted(st); p != nil && !strings.HasPrefix(name, "replsm.") {
+	if p := r.promoted(st); p != nil && st.tx == nil && !strings.HasPrefix(name, "replsm.") {
 		return r.asPrimary(c, st, p, args)
 	}
 	if done, err := r.admin(c, st, name, args); done {

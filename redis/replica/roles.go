@@ -83,7 +83,7 @@ func (r *Replica) promote(sh *shard, reason string) error {
 	id := cur.ReplID
 	if !cur.Valid() {
 		// Never synced: no one can continue the history it does not have.
-		id = drawID(r.rnd)
+		id = primary.NewReplID(r.rnd)
 	}
 	cfg := r.primaryConfig()
 	cfg.Hub, cfg.Rand, cfg.ReplID = r.hub, r.rnd, ""
@@ -201,18 +201,4 @@ func newRand(seed uint64) io.Reader {
 	}
 	key[8] = 'r' // not the stream the jitter uses
 	return &lockedReader{r: mrand.NewChaCha8(key)}
-}
-
-// drawID draws a 40-hex-digit replication id from rnd.
-func drawID(rnd io.Reader) string {
-	const hexdigits = "0123456789abcdef"
-	var b [20]byte
-	if _, err := io.ReadFull(rnd, b[:]); err != nil {
-		_, _ = rand.Read(b[:])
-	}
-	out := make([]byte, 40)
-	for i, x := range b {
-		out[2*i], out[2*i+1] = hexdigits[x>>4], hexdigits[x&15]
-	}
-	return string(out)
 }

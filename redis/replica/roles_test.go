@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -209,19 +210,35 @@ func TestInteropStartedPrimaryDemoted(t *testing.T) {
 	b := redistest.Start(t, redistest.Options{Name: "real-replica", Args: redistest.ReplicaOfArgs(portOf(t, r.Addr()))})
 	bc := b.Client()
 	require.NoError(t, redistest.WaitReplicaUp(ctx, bc))
+	c := redistest.Start(t, redistest.Options{Name: "other-replica", Args: redistest.ReplicaOfArgs(portOf(t, r.Addr()))})
+	cc := c.Client()
+	require.NoError(t, redistest.WaitReplicaUp(ctx, cc))
 	require.NoError(t, redistest.FillAllTypes(ctx, rc, "q", 10))
 	requireSameDigest(t, ctx, rc, bc)
+	requireSameDigest(t, ctx, rc, cc)
+	assert.Equal(t, 2, infoInt(t, rc, "replication", "connected_slaves"))
 
 	require.NoError(t, bc.Do(ctx, "REPLICAOF", "NO", "ONE").Err())
 	require.NoError(t, rc.Do(ctx, "REPLICAOF", "127.0.0.1", strconv.Itoa(b.Port())).Err())
+	// Its own replica was disconnected, as Redis does; re-pointed at the
+	// new primary it continues too (replsm's history is the new primary's
+	// second id).
+	redistest.RequireEventually(t, 30*time.Second, "the other replica's link to replsm is down", func(context.Context) error {
+		if s := infoString(t, cc, "master_link_status"); s != "down" {
+			return fmt.Errorf("link %s", s)
+		}
+		return nil
+	})
+	require.NoError(t, cc.Do(ctx, "REPLICAOF", "127.0.0.1", strconv.Itoa(b.Port())).Err())
 	waitState(t, r, 0, slot.Connected, 60*time.Second)
 	require.NoError(t, redistest.FillAllTypes(ctx, bc, "b", 10))
 	requireSameDigest(t, ctx, bc, rc)
 	st := slotStatus(t, r, 0)
 	assert.Equal(t, uint64(0), st.Stats.FullSyncs, "replsm continued its own history: no full sync")
 	assert.Equal(t, uint64(1), st.Stats.PartialSyncs)
-	assert.Equal(t, 0, infoInt(t, bc, "stats", "sync_full"))
-	assert.Equal(t, 1, infoInt(t, bc, "stats", "sync_partial_ok"))
+	requireSameDigest(t, ctx, bc, cc)
+	assert.Equal(t, 0, infoInt(t, bc, "stats", "sync_full"), "neither replsm nor the other replica needed a full sync")
+	assert.Equal(t, 2, infoInt(t, bc, "stats", "sync_partial_ok"))
 	require.Len(t, log.find(0, slot.EvResume), 1)
 	assert.Contains(t, log.find(0, slot.EvResume)[0].Reason, "demoted to replica of "+b.Addr())
 	assert.Equal(t, "slave", infoString(t, rc, "role"))
