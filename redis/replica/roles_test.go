@@ -81,7 +81,9 @@ func TestInteropPromotionKeepsHistory(t *testing.T) {
 	require.NoError(t, err)
 	a.Kill()
 
+	t0 := time.Now()
 	require.NoError(t, rc.Do(ctx, "REPLICAOF", "NO", "ONE").Err())
+	promoted := time.Since(t0)
 	info, err := redistest.ReplicationInfo(ctx, rc)
 	require.NoError(t, err)
 	assert.Equal(t, "master", info["role"])
@@ -101,9 +103,14 @@ func TestInteropPromotionKeepsHistory(t *testing.T) {
 	// Writable now, and the writes stream to the re-pointed replicas.
 	require.NoError(t, rc.Set(ctx, "after-promotion", "1", 0).Err())
 	port := strconv.Itoa(portOf(t, r.Addr()))
+	t1 := time.Now()
 	for _, s := range reals {
 		require.NoError(t, s.Client().Do(ctx, "REPLICAOF", "127.0.0.1", port).Err())
 	}
+	for _, s := range reals {
+		require.NoError(t, redistest.WaitCaughtUp(ctx, rc, s.Client()))
+	}
+	repointed := time.Since(t1)
 	require.NoError(t, redistest.FillAllTypes(ctx, rc, "r", 10))
 	for _, s := range reals {
 		requireSameDigest(t, ctx, rc, s.Client())
@@ -113,6 +120,9 @@ func TestInteropPromotionKeepsHistory(t *testing.T) {
 	assert.Equal(t, 0, infoInt(t, rc, "stats", "sync_full"))
 	assert.Equal(t, 2, infoInt(t, rc, "stats", "sync_partial_ok"))
 	assert.Equal(t, 2, infoInt(t, rc, "replication", "connected_slaves"))
+	ps := r.Primary(0).Stats()
+	t.Logf("figures: stream offset at the kill %d; REPLICAOF NO ONE took %s; both real replicas re-pointed and caught up in %s; partial syncs %d, full syncs %d, backlog bytes resent %d",
+		off, promoted, repointed, ps.PartialSyncs, ps.FullSyncs, ps.ResumedBytes)
 }
 
 func portOf(t *testing.T, addr string) int {
@@ -249,4 +259,36 @@ func infoString(t *testing.T, c *redis.Client, field string) string {
 	m, err := redistest.ReplicationInfo(context.Background(), c)
 	require.NoError(t, err)
 	return m[field]
+}
+
+// TestInteropReplsmReplicaOfNoOneOneShard: on a two-shard server
+// REPLSM.REPLICAOF <id> NO ONE promotes only that shard; it is written
+// through a connection scoped to it, while unscoped writes stay refused;
+// REPLSM.REPLICAOF <id> host port demotes it again (its own primary does
+// not know the promoted history: a full sync, never a continue).
+func TestInteropReplsmReplicaOfNoOneOneShard(t *testing.T) {
+	ctx := testCtx(t, 120*time.Second)
+	a, b := startPrimary(t, "shard-0"), startPrimary(t, "shard-1")
+	require.NoError(t, redistest.FillAllTypes(ctx, a.Client(), "a", 5))
+	require.NoError(t, redistest.FillAllTypes(ctx, b.Client(), "b", 5))
+	r := startReplica(t, testConfig(t, map[slot.ID]string{0: a.Addr(), 1: b.Addr()}))
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+	u := unionClient(t, r)
+	require.ErrorContains(t, u.Do(ctx, "REPLICAOF", "NO", "ONE").Err(), "ambiguous")
+	require.NoError(t, u.Do(ctx, "REPLSM.REPLICAOF", "1", "NO", "ONE").Err())
+	require.NotNil(t, r.Primary(1))
+	assert.Nil(t, r.Primary(0))
+
+	s1 := shardClient(t, r, 1)
+	require.NoError(t, s1.Set(ctx, "written-on-shard-1", "x", 0).Err())
+	assert.Equal(t, "master", infoString(t, s1, "role"))
+	assert.ErrorContains(t, u.Set(ctx, "k", "v", 0).Err(), "READONLY")
+	assert.Equal(t, "x", u.Get(ctx, "written-on-shard-1").Val(), "the union reads the promoted shard too")
+	assert.Equal(t, slot.Connected, slotStatus(t, r, 0).State, "the other shard keeps following")
+
+	require.NoError(t, u.Do(ctx, "REPLSM.REPLICAOF", "1", "127.0.0.1", strconv.Itoa(b.Port())).Err())
+	assert.Nil(t, r.Primary(1))
+	waitState(t, r, 1, slot.Connected, 60*time.Second)
+	requireSameDigest(t, ctx, b.Client(), shardClient(t, r, 1))
+	assert.Equal(t, uint64(2), slotStatus(t, r, 1).Stats.FullSyncs, "the old primary never had the promoted history")
 }
