@@ -75,7 +75,7 @@ func (p *Primary) handle(c *server.Conn, args [][]byte) error {
 	case "psync":
 		return p.handlePSYNC(c, args)
 	case "sync":
-		return c.WriteError("ERR SYNC is not supported: use PSYNC")
+		return p.handleSYNC(c, args)
 	case "replconf":
 		return p.handleREPLCONF(c, &st.repl, args)
 	case "info":

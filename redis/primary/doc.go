@@ -51,6 +51,12 @@
 //     one id and offset for all of them. Bare "\n" keepalives go out while
 //     they wait.
 //
+//   - The old SYNC is a full sync whose "$<len>" payload comes without a
+//     +FULLRESYNC line.
+//   - After Promote (a replica's history, docs/failover.md) the id it
+//     followed is the second id (master_replid2): PSYNC with it continues up
+//     to second_repl_offset, and a follower ahead of that gets a full sync.
+//
 // Every session streams straight from the backlog; a follower that falls
 // further behind than the backlog is disconnected and comes back with a
 // full sync. REPLCONF ACK <offset> is never answered; it is handed to the

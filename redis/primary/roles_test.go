@@ -85,3 +85,27 @@ func TestPromoteDemote(t *testing.T) {
 	_, err = Promote(cfg, clk, nil, History{Keyspace: ks, Backlog: bl, ReplID: "short"})
 	assert.ErrorIs(t, err, ErrInvalidConfig)
 }
+
+// TestSYNCIsAFullSyncWithoutPreamble: the old SYNC gets the snapshot with
+// no +FULLRESYNC line, then the stream.
+func TestSYNCIsAFullSyncWithoutPreamble(t *testing.T) {
+	p, _ := newTestPrimary(t, nil)
+	db := 0
+	run(t, p, &db, "SET", "a", "1")
+	c := dialPeer(t, p.Addr())
+	c.send("SYNC")
+	// Keepalive newlines may precede the payload while it is built.
+	for {
+		b, err := c.br.Peek(1)
+		require.NoError(t, err)
+		if b[0] != '\n' {
+			break
+		}
+		_, _ = c.br.ReadByte()
+	}
+	rdb := c.rdb()
+	assert.True(t, bytes.HasPrefix(rdb, []byte("REDIS")), "an RDB payload")
+	run(t, p, &db, "SET", "b", "2")
+	c.expectStream(cmds([]string{"SELECT", "0"}, []string{"SET", "b", "2"}))
+	assert.Equal(t, uint64(1), p.Stats().FullSyncs)
+}

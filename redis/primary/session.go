@@ -64,6 +64,7 @@ type session struct {
 	port   int
 	remote string
 	conf   replconf
+	legacy bool // SYNC, not PSYNC: the snapshot comes with no +FULLRESYNC line
 	nc     net.Conn
 	br     *bufio.Reader
 	f      *follower.Follower
@@ -138,6 +139,25 @@ func (p *Primary) handlePSYNC(c *server.Conn, args [][]byte) error {
 		return err
 	}
 	p.runSession(newSession(p, c, nc, br, conf), askedID, askedOff)
+	return nil
+}
+
+// handleSYNC answers the pre-PSYNC "SYNC": always a full sync, the payload
+// without a +FULLRESYNC line and always "$<len>" framed, as Redis serves
+// old replicas and tools.
+func (p *Primary) handleSYNC(c *server.Conn, args [][]byte) error {
+	if len(args) != 1 {
+		return c.WriteError(server.WrongArgs(args[0]))
+	}
+	conf := stateOf(c).repl
+	conf.eof = false
+	nc, br, err := c.Hijack()
+	if err != nil {
+		return err
+	}
+	s := newSession(p, c, nc, br, conf)
+	s.legacy = true
+	p.runSession(s, "?", -1)
 	return nil
 }
 
@@ -302,8 +322,10 @@ func (s *session) send(askedID string, askedOff int64) error {
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(s.nc, "+FULLRESYNC %s %d\r\n", snap.replID, snap.offset); err != nil {
-		return err
+	if !s.legacy {
+		if _, err := fmt.Fprintf(s.nc, "+FULLRESYNC %s %d\r\n", snap.replID, snap.offset); err != nil {
+			return err
+		}
 	}
 	s.sent.Store(snap.offset)
 	s.phase.Store(int32(phaseSendBulk))
