@@ -292,3 +292,78 @@ func TestInteropReplsmReplicaOfNoOneOneShard(t *testing.T) {
 	requireSameDigest(t, ctx, b.Client(), shardClient(t, r, 1))
 	assert.Equal(t, uint64(2), slotStatus(t, r, 1).Stats.FullSyncs, "the old primary never had the promoted history")
 }
+
+// TestInteropPromotionMidLoad kills the primary while the write load is
+// still running, so the three replicas may stand at different offsets.
+// Each real replica re-pointed at the promoted replsm shard continues
+// exactly when it is not ahead of it, and full-syncs otherwise; every one
+// ends with replsm's data.
+func TestInteropPromotionMidLoad(t *testing.T) {
+	ctx := testCtx(t, 180*time.Second)
+	a := redistest.Start(t, redistest.Options{Name: "old-primary", Args: quietPrimaryArgs})
+	var reals []*redistest.Server
+	for _, name := range []string{"real-1", "real-2"} {
+		s := redistest.Start(t, redistest.Options{Name: name, Args: redistest.ReplicaOfArgs(a.Port())})
+		require.NoError(t, redistest.WaitReplicaUp(ctx, s.Client()))
+		reals = append(reals, s)
+	}
+	r := startReplica(t, rolesConfig(t, a.Addr()))
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+	rc := unionClient(t, r)
+
+	// The load: pipelines of SETs, at most 200 of them, until the first
+	// error (the kill). redis-benchmark would keep retrying a dead server.
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		ac := a.Client()
+		for i := 0; i < 200; i++ {
+			_, err := ac.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for j := 0; j < 100; j++ {
+					p.Set(ctx, fmt.Sprintf("load:%d", (i*100+j)%5000), i, 0)
+				}
+				return nil
+			})
+			if err != nil {
+				return
+			}
+		}
+	}()
+	redistest.RequireEventually(t, 60*time.Second, "the load is streaming", func(context.Context) error {
+		if c, _ := r.Cursor(0); c.Offset < 20000 {
+			return fmt.Errorf("replsm at offset %d", c.Offset)
+		}
+		return nil
+	})
+	a.Kill()
+	<-loadDone
+
+	// Let every replica take in what reached it before the kill.
+	// A real replica may be behind (even at 0: a Redis 7.0 primary starts
+	// a diskless replica's stream only after its first ACK): it continues.
+	offsetOf := func(s *redistest.Server) int64 {
+		n, err := strconv.ParseInt(infoString(t, s.Client(), "master_repl_offset"), 10, 64)
+		require.NoError(t, err)
+		return n
+	}
+	waitState(t, r, 0, slot.Error, 60*time.Second)
+	require.NoError(t, rc.Do(ctx, "REPLICAOF", "NO", "ONE").Err())
+	mine, err := r.Cursor(0)
+	require.NoError(t, err)
+	ahead := 0
+	port := strconv.Itoa(portOf(t, r.Addr()))
+	for _, s := range reals {
+		at := offsetOf(s)
+		if at > mine.Offset {
+			ahead++
+		}
+		t.Logf("%s at offset %d, replsm at %d", s.Addr(), at, mine.Offset)
+		require.NoError(t, s.Client().Do(ctx, "REPLICAOF", "127.0.0.1", port).Err())
+	}
+	require.NoError(t, rc.Set(ctx, "after", "1", 0).Err())
+	for _, s := range reals {
+		requireSameDigest(t, ctx, rc, s.Client())
+	}
+	assert.Equal(t, ahead, infoInt(t, rc, "stats", "sync_full"), "exactly the replicas that were ahead full-synced")
+	assert.Equal(t, len(reals)-ahead, infoInt(t, rc, "stats", "sync_partial_ok"))
+}
