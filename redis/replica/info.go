@@ -254,8 +254,12 @@ func writeShardFields(b *strings.Builder, sh *shard, now time.Time) {
 		fmt.Fprintf(b, "master_link_down_since_seconds:%d\r\n", downSince(sh, now))
 	}
 	b.WriteString("slave_priority:100\r\nslave_read_only:1\r\nreplica_announced:1\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n")
-	fmt.Fprintf(b, "master_replid:%s\r\nmaster_replid2:%s\r\nmaster_repl_offset:%d\r\nsecond_repl_offset:-1\r\n",
-		replIDOrZero(ss.Cursor), noReplID, ss.Cursor.Offset)
+	id2, off2 := sh.second()
+	if id2 == "" {
+		id2 = noReplID
+	}
+	fmt.Fprintf(b, "master_replid:%s\r\nmaster_replid2:%s\r\nmaster_repl_offset:%d\r\nsecond_repl_offset:%d\r\n",
+		replIDOrZero(ss.Cursor), id2, ss.Cursor.Offset, off2)
 	writeShardBacklog(b, sh)
 	writeShardReplsm(b, sh, ss, now)
 }

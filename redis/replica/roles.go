@@ -115,10 +115,7 @@ func (r *Replica) demote(sh *shard, addr, reason string) error {
 		return err
 	}
 	sh.prim.Store(nil)
-	sh.giveHist(h.Backlog)
-	sh.mu.Lock()
-	sh.cur = Cursor{ReplID: h.ReplID, Offset: h.Backlog.End(), DB: max(h.SelectedDB, 0)}
-	sh.mu.Unlock()
+	sh.takeBack(h)
 	old := sh.addr()
 	sh.ep.Store(parseEndpoint(addr))
 	if _, err := sh.slot.Resume("demoted to replica of " + addr + ": " + reason); err != nil {
@@ -164,11 +161,18 @@ func (r *Replica) closePromoted() {
 		if err != nil {
 			continue
 		}
-		sh.giveHist(h.Backlog)
-		sh.mu.Lock()
-		sh.cur = Cursor{ReplID: h.ReplID, Offset: h.Backlog.End(), DB: max(h.SelectedDB, 0)}
-		sh.mu.Unlock()
+		sh.takeBack(h)
 	}
+}
+
+// takeBack makes a demoted primary's history the shard's: its backlog, and
+// a cursor at its own id and offset, from which the next PSYNC continues.
+func (sh *shard) takeBack(h primary.History) {
+	sh.giveHist(h.Backlog)
+	sh.mu.Lock()
+	sh.cur = Cursor{ReplID: h.ReplID, Offset: h.Backlog.End(), DB: max(h.SelectedDB, 0)}
+	sh.id2, sh.off2 = "", -1
+	sh.mu.Unlock()
 }
 
 // isNoOne reports REPLICAOF NO ONE's arguments.

@@ -252,6 +252,13 @@ func TestInteropStartedPrimaryDemoted(t *testing.T) {
 	require.Len(t, log.find(0, slot.EvResume), 1)
 	assert.Contains(t, log.find(0, slot.EvResume)[0].Reason, "demoted to replica of "+b.Addr())
 	assert.Equal(t, "slave", infoString(t, rc, "role"))
+	rinfo, err := redistest.ReplicationInfo(ctx, rc)
+	require.NoError(t, err)
+	binfo, err := redistest.ReplicationInfo(ctx, bc)
+	require.NoError(t, err)
+	assert.Equal(t, binfo["master_replid"], rinfo["master_replid"], "the new primary's id, adopted at +CONTINUE")
+	assert.Equal(t, binfo["master_replid2"], rinfo["master_replid2"], "and its own old id as the second, as on the new primary")
+	assert.Equal(t, binfo["second_repl_offset"], rinfo["second_repl_offset"])
 }
 
 func infoString(t *testing.T, c *redis.Client, field string) string {

@@ -110,6 +110,8 @@ type shard struct {
 	mu      sync.Mutex
 	cur     Cursor
 	lastErr error
+	id2     string // the id before the last +CONTINUE that changed it (INFO's master_replid2)
+	off2    int64  // second_repl_offset for id2
 
 	applied   atomic.Uint64
 	unapplied atomic.Uint64
@@ -213,10 +215,25 @@ func (sh *shard) noteUnapplied(args [][]byte, reason string) bool {
 }
 
 // adoptReplID takes the id a +CONTINUE announced; the offset carries on.
+// A changed id keeps the old one as the second, as Redis's replica does
+// (master_replid2 / second_repl_offset in INFO).
 func (sh *shard) adoptReplID(id string) {
 	sh.mu.Lock()
+	if sh.cur.ReplID != "" && sh.cur.ReplID != id {
+		sh.id2, sh.off2 = sh.cur.ReplID, sh.cur.Offset+1
+	}
 	sh.cur.ReplID = id
 	sh.mu.Unlock()
+}
+
+// second is the shard's second id and offset ("" and -1 when none).
+func (sh *shard) second() (string, int64) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.id2 == "" {
+		return "", -1
+	}
+	return sh.id2, sh.off2
 }
 
 // install makes a fully loaded snapshot the shard's data, at cur.
@@ -224,6 +241,7 @@ func (sh *shard) install(loaded *keyspace.Keyspace, cur Cursor) {
 	sh.ks.ReplaceWith(loaded)
 	sh.mu.Lock()
 	sh.cur = cur
+	sh.id2, sh.off2 = "", -1 // a new history
 	sh.mu.Unlock()
 	sh.fullSyncs.Add(1)
 }
