@@ -16,6 +16,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/replsm/replsm/outbox"
+	"github.com/replsm/replsm/redis/primary"
 	"github.com/replsm/replsm/redis/replica"
 	"github.com/replsm/replsm/slot"
 )
@@ -112,6 +113,7 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	snapBytes := fs.Int64("snapshot-bytes", replica.DefaultSnapshotBytes, "with --state-dir: also snapshot a shard after this many stream bytes (0: off); keep it under the primary's repl-backlog-size")
 	metricsListen := fs.String("metrics-listen", "", "serve Prometheus /metrics and the live status page (/) on HOST:PORT; empty: off")
 	lagProbe := fs.Duration("lag-probe", time.Second, "with --metrics-listen: ask each shard's primary for its offset this often, for lag in bytes and seconds (0: off)")
+	backlog := fs.String("backlog", "1mb", "the stream each shard keeps, so that replicas of its primary continue from it after REPLICAOF NO ONE (repl-backlog-size of the promoted shard)")
 	notifyURL := fs.String("notify-url", "", "POST milestones (full sync completed, shard exhausted, ...) as JSON to this http(s) URL, at least once, with an Idempotency-Key header")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -175,6 +177,11 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	cfg.SlotConfig.ProbeInterval = *probeInterval
 	cfg.SlotConfig.BusyPoll = *busyPoll
 	cfg.Seed = *seed
+	backlogSize, err := parseSize(*backlog)
+	if err != nil {
+		return usageErr("--backlog: %v", err)
+	}
+	cfg.Primary = func(c *primary.Config) { c.BacklogSize = backlogSize }
 	cfg.ReadTimeout = *readTimeout
 	cfg.Logger = log
 	cfg.StateDir = *stateDir
