@@ -70,3 +70,41 @@ func TestInteropSentinelCommands(t *testing.T) {
 	assert.Equal(t, "sentinel-01234567-cmd", conn.ClientGetName(ctx).Val(), "the caller survives its own CLIENT KILL")
 	waitState(t, r, 0, slot.Connected, 30*time.Second)
 }
+
+// TestInteropSentinelPromotionTransaction: Sentinel promotes a replica
+// with MULTI, SLAVEOF NO ONE, CONFIG REWRITE, CLIENT KILL TYPE normal,
+// CLIENT KILL TYPE pubsub, EXEC. The commands after SLAVEOF run in the new
+// role, the connection is writable at once, and pub/sub goes on through the
+// same hub.
+func TestInteropSentinelPromotionTransaction(t *testing.T) {
+	ctx := testCtx(t, 120*time.Second)
+	a := startPrimary(t, "primary")
+	r := startReplica(t, testConfig(t, map[slot.ID]string{0: a.Addr()}))
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+	rc := unionClient(t, r)
+
+	conn := rc.Conn()
+	t.Cleanup(func() { _ = conn.Close() })
+	cmds, err := conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, "SLAVEOF", "NO", "ONE")
+		p.Do(ctx, "CONFIG", "REWRITE")
+		p.Do(ctx, "CLIENT", "KILL", "TYPE", "normal")
+		p.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub")
+		return nil
+	})
+	require.NoError(t, err)
+	require.Len(t, cmds, 4)
+	assert.Equal(t, "OK", cmds[0].(*redis.Cmd).Val())
+	assert.Equal(t, "OK", cmds[1].(*redis.Cmd).Val())
+	require.NotNil(t, r.Primary(0), "promoted")
+	require.NoError(t, conn.Set(ctx, "k", "v", 0).Err(), "writable on the same connection")
+
+	sub := rc.Subscribe(ctx, "__sentinel__:hello")
+	t.Cleanup(func() { _ = sub.Close() })
+	_, err = sub.Receive(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), conn.Publish(ctx, "__sentinel__:hello", "hi").Val())
+	m, err := sub.ReceiveMessage(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "hi", m.Payload)
+}
