@@ -47,12 +47,22 @@ func (r *Replica) promoted(st *connState) *primary.Primary {
 // asPrimary serves a request on a promoted shard. The connection keeps
 // the primary's per-connection state apart from the read port's.
 func (r *Replica) asPrimary(c *server.Conn, st *connState, p *primary.Primary, args [][]byte) error {
-	c.Data = st.prim
+	if st.prim.of != p {
+		st.prim = primConn{of: p} // a new primary: none of an earlier one's state
+	}
+	c.Data = st.prim.data
 	defer func() {
-		st.prim = c.Data
+		st.prim.data = c.Data
 		c.Data = st
 	}()
 	return p.Handle(c, args)
+}
+
+// primConn is a connection's state as the primary of a promoted shard
+// keeps it (server.Conn.Data while the primary serves it).
+type primConn struct {
+	of   *primary.Primary
+	data any
 }
 
 // Primary is the primary shard id is while promoted (REPLICAOF NO ONE or
