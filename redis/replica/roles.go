@@ -98,11 +98,16 @@ func (r *Replica) promote(sh *shard, reason string) error {
 	cfg := r.primaryConfig()
 	cfg.Hub, cfg.Rand, cfg.ReplID = r.hub, r.rnd, ""
 	cfg.ReplicaOf = func(c *server.Conn, host, port []byte) error { return r.replicaOf(c, sh, host, port) }
+	hist := sh.takeHist(cur.Offset)
+	if hist == nil { // cannot happen while the shard is a replica; be safe
+		hist = primary.NewBacklog(cfg.BacklogSize, cur.Offset)
+	}
 	p, err := primary.Promote(cfg, r.clk, r.log.With(slog.String("id", sh.id.String()), slog.String("role", "primary")),
-		primary.History{Keyspace: sh.ks, Backlog: sh.takeHist(cur.Offset), ReplID: id, SelectedDB: cur.DB})
+		primary.History{Keyspace: sh.ks, Backlog: hist, ReplID: id, SelectedDB: cur.DB})
 	if err != nil {
 		// Put the shard back as it was: a replica of the same primary.
-		sh.giveHist(primary.NewBacklog(cfg.BacklogSize, cur.Offset))
+		sh.ks.SetReplica(true)
+		sh.giveHist(hist)
 		_, _ = sh.slot.Resume("promotion failed: " + err.Error())
 		return err
 	}
