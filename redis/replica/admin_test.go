@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -55,17 +56,7 @@ func TestInteropSentinelCommands(t *testing.T) {
 	conn := rc.Conn()
 	t.Cleanup(func() { _ = conn.Close() })
 	require.NoError(t, conn.ClientSetName(ctx, "sentinel-01234567-cmd").Err())
-	cmds, err := conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Do(ctx, "SLAVEOF", "127.0.0.1", strconv.Itoa(a.Port())) // the primary already followed: +OK
-		p.Do(ctx, "CONFIG", "REWRITE")
-		p.Do(ctx, "CLIENT", "KILL", "TYPE", "normal")
-		p.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub")
-		return nil
-	})
-	require.NoError(t, err)
-	require.Len(t, cmds, 4)
-	assert.Equal(t, "OK", cmds[0].(*redis.Cmd).Val())
-	assert.Equal(t, "OK", cmds[1].(*redis.Cmd).Val())
+	cmds := sentinelReconfigure(t, ctx, conn, "127.0.0.1", strconv.Itoa(a.Port())) // the primary already followed: +OK
 	assert.Equal(t, int64(1), cmds[3].(*redis.Cmd).Val(), "the subscriber was killed")
 	assert.Equal(t, "sentinel-01234567-cmd", conn.ClientGetName(ctx).Val(), "the caller survives its own CLIENT KILL")
 	waitState(t, r, 0, slot.Connected, 30*time.Second)
@@ -85,8 +76,27 @@ func TestInteropSentinelPromotionTransaction(t *testing.T) {
 
 	conn := rc.Conn()
 	t.Cleanup(func() { _ = conn.Close() })
+	sentinelReconfigure(t, ctx, conn, "NO", "ONE")
+	require.NotNil(t, r.Primary(0), "promoted")
+	require.NoError(t, conn.Set(ctx, "k", "v", 0).Err(), "writable on the same connection")
+
+	sub := rc.Subscribe(ctx, "__sentinel__:hello")
+	t.Cleanup(func() { _ = sub.Close() })
+	_, err := sub.Receive(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), conn.Publish(ctx, "__sentinel__:hello", "hi").Val())
+	m, err := sub.ReceiveMessage(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "hi", m.Payload)
+}
+
+// sentinelReconfigure sends Sentinel's reconfiguration transaction (MULTI,
+// SLAVEOF host port, CONFIG REWRITE, CLIENT KILL TYPE normal, CLIENT KILL
+// TYPE pubsub, EXEC) on conn and checks the first two replies are +OK.
+func sentinelReconfigure(t *testing.T, ctx context.Context, conn *redis.Conn, host, port string) []redis.Cmder {
+	t.Helper()
 	cmds, err := conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Do(ctx, "SLAVEOF", "NO", "ONE")
+		p.Do(ctx, "SLAVEOF", host, port)
 		p.Do(ctx, "CONFIG", "REWRITE")
 		p.Do(ctx, "CLIENT", "KILL", "TYPE", "normal")
 		p.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub")
@@ -96,15 +106,5 @@ func TestInteropSentinelPromotionTransaction(t *testing.T) {
 	require.Len(t, cmds, 4)
 	assert.Equal(t, "OK", cmds[0].(*redis.Cmd).Val())
 	assert.Equal(t, "OK", cmds[1].(*redis.Cmd).Val())
-	require.NotNil(t, r.Primary(0), "promoted")
-	require.NoError(t, conn.Set(ctx, "k", "v", 0).Err(), "writable on the same connection")
-
-	sub := rc.Subscribe(ctx, "__sentinel__:hello")
-	t.Cleanup(func() { _ = sub.Close() })
-	_, err = sub.Receive(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, int64(1), conn.Publish(ctx, "__sentinel__:hello", "hi").Val())
-	m, err := sub.ReceiveMessage(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, "hi", m.Payload)
+	return cmds
 }

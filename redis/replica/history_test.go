@@ -2,9 +2,6 @@ package replica
 
 import (
 	"bufio"
-	"bytes"
-	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -80,27 +77,10 @@ func cmds(commands ...[]string) string {
 // keeping the applied stream in its backlog (history.go), the cost of
 // being promotable; compare the two side by side.
 func BenchmarkStreamApplyWithBacklog(b *testing.B) {
-	var stream []byte
-	stream = resp.AppendCommandStrings(stream, "SELECT", "0")
-	for i := 0; i < 10_000; i++ {
-		stream = resp.AppendCommandStrings(stream, "SET", fmt.Sprintf("key:%06d", i%5000), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
-	}
-	b.SetBytes(int64(len(stream)))
-	b.ReportAllocs()
-	ks := newTestKeyspace()
-	sh := &shard{ks: ks, hist: primary.NewBacklog(1<<20, 0)}
+	sh := &shard{hist: primary.NewBacklog(1<<20, 0)}
 	log := slog.New(slog.DiscardHandler)
-	for b.Loop() {
+	benchApply(b, func(ks target) *applier {
 		sh.histFrom(0)
-		ap := &applier{ks: ks, onValue: func(v resp.Value, n, off int64) { sh.keep(v, n, off, log) }}
-		rd := resp.NewReader(bufio.NewReaderSize(bytes.NewReader(stream), 64<<10))
-		for {
-			if _, err := ap.next(rd); err != nil {
-				if err != io.EOF {
-					b.Fatal(err)
-				}
-				break
-			}
-		}
-	}
+		return &applier{ks: ks, onValue: func(v resp.Value, n, off int64) { sh.keep(v, n, off, log) }}
+	})
 }
