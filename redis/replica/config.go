@@ -136,6 +136,16 @@ type Config struct {
 	// usual sink.
 	Notify outbox.Sink
 
+	// ReplicaPriority is what INFO replication reports as slave_priority
+	// (and replica_priority). Sentinel never promotes a replica of
+	// priority 0, the default: this replica cannot take writes. Must be
+	// >= 0.
+	ReplicaPriority int
+
+	// Sentinel, when set, makes the shards it names follow the primary
+	// Redis Sentinel names for them (sentinel.go, docs/sentinel.md).
+	Sentinel *SentinelConfig
+
 	// Outbox tunes delivery to Notify: backoff, breaker threshold and
 	// cooldown, backlog warning threshold. Zero fields take the outbox
 	// defaults; a nil Logger uses Logger.
@@ -201,6 +211,12 @@ func (c Config) Validate() error {
 		if d.v <= 0 {
 			return fmt.Errorf("%w: %s must be > 0, got %s", ErrInvalidConfig, d.name, d.v)
 		}
+	}
+	if c.ReplicaPriority < 0 {
+		return fmt.Errorf("%w: ReplicaPriority must be >= 0, got %d", ErrInvalidConfig, c.ReplicaPriority)
+	}
+	if err := c.Sentinel.validate(c.Shards); err != nil {
+		return err
 	}
 	if c.StreamStartAckPeriod < 0 {
 		return fmt.Errorf("%w: StreamStartAckPeriod must be >= 0, got %s", ErrInvalidConfig, c.StreamStartAckPeriod)
