@@ -20,6 +20,7 @@ type connState struct {
 type txn struct {
 	cmds   [][][]byte
 	failed bool // a command was refused while queueing: EXEC aborts
+	admin  bool // holds an administrative command: EXEC runs them one by one
 }
 
 func stateOf(c *server.Conn) *connState {
@@ -66,6 +67,9 @@ func (p *Primary) handle(c *server.Conn, args [][]byte) error {
 	st := stateOf(c)
 	if st.tx != nil {
 		return p.handleQueued(c, st, name, args)
+	}
+	if done, err := p.admin(c, name, args); done {
+		return err
 	}
 	switch name {
 	case "psync":
@@ -121,6 +125,9 @@ func (p *Primary) handleQueued(c *server.Conn, st *connState, name string, args 
 		if tx.failed {
 			return c.WriteError("EXECABORT Transaction discarded because of previous errors.")
 		}
+		if tx.admin {
+			return server.RunQueued(c, tx.cmds, p.handle)
+		}
 		return c.WriteValue(p.execAll(&c.DB, tx.cmds))
 	case "discard":
 		st.tx = nil
@@ -131,6 +138,11 @@ func (p *Primary) handleQueued(c *server.Conn, st *connState, name string, args 
 	case "watch":
 		st.tx.failed = true
 		return c.WriteError("ERR WATCH inside MULTI is not allowed")
+	}
+	if adminCommands[name] {
+		st.tx.cmds = append(st.tx.cmds, args)
+		st.tx.admin = true
+		return c.WriteSimpleString("QUEUED")
 	}
 	if !keyspaceCommands[name] {
 		st.tx.failed = true

@@ -16,6 +16,12 @@
 // transaction) is wrapped in MULTI ... EXEC. Keys whose TTL passes are
 // deleted by an active expire cycle and streamed as DEL.
 //
+// For Redis Sentinel it also serves SUBSCRIBE/UNSUBSCRIBE/PUBLISH
+// (redis/pubsub; a PUBLISH is delivered here and streamed to the
+// followers), CLIENT SETNAME/GETNAME/KILL, CONFIG REWRITE (+OK) and
+// REPLICAOF NO ONE (+OK), also queued in MULTI, where a transaction
+// holding one of them runs command by command at EXEC.
+//
 // # The stream
 //
 // The primary keeps a 40-character replication id, a byte offset, and a

@@ -12,6 +12,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/replsm/replsm/redis/keyspace"
+	"github.com/replsm/replsm/redis/pubsub"
 	"github.com/replsm/replsm/redis/server"
 	"github.com/replsm/replsm/slot"
 )
@@ -28,6 +29,7 @@ type Primary struct {
 	rt        *host.Runtime
 	snaps     follower.Snapshots[uint64, *snapshot] // keyed by history epoch
 	hooks     testHooks
+	hub       *pubsub.Hub // SUBSCRIBE/PUBLISH (admin.go)
 
 	// mu orders the replication stream. Every keyspace command runs under
 	// it together with the append of what it propagated, and a snapshot is
@@ -96,6 +98,7 @@ func New(cfg Config, clk clock.Clock, logger *slog.Logger) (*Primary, error) {
 		wake:     make(chan struct{}),
 		sessions: map[slot.Session]*session{},
 		done:     make(chan struct{}),
+		hub:      pubsub.New(pubsub.Options{Logger: logger}),
 	}
 	if p.replID == "" {
 		p.replID = newReplID()
@@ -203,6 +206,7 @@ func (p *Primary) Close() error {
 		if p.srv != nil {
 			err = p.srv.Close()
 		}
+		p.hub.Close()
 		p.wg.Wait()
 		p.rt.Stop()
 		p.log.Info("primary closed")

@@ -101,5 +101,10 @@
 //	REPLSM.INFO             the core's instance and slot status, and the
 //	                        milestone outbox's backlog and breaker
 //
+// For Redis Sentinel it also serves SUBSCRIBE/UNSUBSCRIBE/PUBLISH
+// (redis/pubsub; a PUBLISH read from the replication stream is delivered to
+// this replica's subscribers), CLIENT SETNAME/GETNAME/KILL, CONFIG REWRITE
+// (+OK) and MULTI ... EXEC, whose commands run one after the other.
+//
 // Writes answer "-READONLY You can't write against a read only replica.".
 package replica

@@ -16,6 +16,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/replsm/replsm/observe"
+	"github.com/replsm/replsm/redis/pubsub"
 	"github.com/replsm/replsm/redis/server"
 	core "github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
@@ -38,6 +39,7 @@ type Replica struct {
 	dur    *durable  // nil without Config.StateDir
 	notify *notifier // nil without Config.Notify
 
+	hub      *pubsub.Hub      // SUBSCRIBE/PUBLISH on the read port (admin.go)
 	metrics  *observe.Metrics // the core's metrics plus this embedding's (metrics.go)
 	feed     *observe.Feed    // the last transitions, for the status page
 	started0 time.Time        // for INFO server's uptime
@@ -83,7 +85,8 @@ func New(cfg Config, clk clock.Clock) (_ *Replica, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Replica{cfg: cfg, clk: clk, log: log, byID: map[slot.ID]*shard{}, metas: map[slot.Session]func(){}}
+	r := &Replica{cfg: cfg, clk: clk, log: log, byID: map[slot.ID]*shard{}, metas: map[slot.Session]func(){},
+		hub: pubsub.New(pubsub.Options{Logger: log})}
 	defer func() {
 		if err != nil {
 			r.closeState()
@@ -267,6 +270,7 @@ func (r *Replica) Close() error {
 	if srv != nil {
 		err = srv.Close()
 	}
+	r.hub.Close()
 	r.mu.Lock()
 	for _, sh := range r.order {
 		if sh.live != nil {

@@ -45,6 +45,8 @@ type applier struct {
 	applied uint64 // write commands applied
 	// onSkip, if set, hears of every command skipped and why.
 	onSkip func(args [][]byte, reason string)
+	// onPublish, if set, hears of every PUBLISH in the stream.
+	onPublish func(channel, message []byte)
 
 	inMulti bool
 	queued  [][][]byte
@@ -90,6 +92,9 @@ func (a *applier) command(args [][]byte, n int64) (action, error) {
 	case equalFold(name, "ping"), equalFold(name, "publish"):
 		// The primary's keepalive, and pub/sub traffic a primary forwards to
 		// its replicas' subscribers: counted, nothing to store.
+		if a.onPublish != nil && len(args) == 3 && equalFold(name, "publish") {
+			a.onPublish(args[1], args[2])
+		}
 		a.consume(n)
 		return action{}, nil
 	case equalFold(name, "replconf"):
@@ -245,7 +250,7 @@ func (s *session) stream(rd *resp.Reader) error {
 			s.logger().Error("command from the primary not applied; skipped, the shard keeps streaming",
 				slog.String("command", clipText(string(args[0]))), slog.String("reason", reason))
 		}
-	}}
+	}, onPublish: func(ch, msg []byte) { s.rep.hub.Publish(ch, msg) }}
 	dur := s.rep.dur
 	for {
 		if s.left.Load() {
