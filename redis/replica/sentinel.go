@@ -164,13 +164,27 @@ func (f *sentinelFollower) close() {
 	f.w.Close()
 }
 
-// SentinelLinks reports the state of every sentinel link (nil without
+// SentinelStatus is what the sentinel follower knows: every link's
+// state, how many announcements it did not follow, and the shards held
+// off their primary by a failover in progress.
+type SentinelStatus struct {
+	Links   []sentinel.Link
+	Ignored uint64
+	Held    []slot.ID
+}
+
+// SentinelStatus reports the sentinel follower's state (zero without
 // Config.Sentinel).
-func (r *Replica) SentinelLinks() []sentinel.Link {
+func (r *Replica) SentinelStatus() SentinelStatus {
 	if r.sent == nil {
-		return nil
+		return SentinelStatus{}
 	}
-	return r.sent.w.Links()
+	f := r.sent
+	f.mu.Lock()
+	st := SentinelStatus{Ignored: f.ignored, Held: slices.Sorted(maps.Keys(f.holds))}
+	f.mu.Unlock()
+	st.Links = f.w.Links()
+	return st
 }
 
 // onEvent is the watcher's callback: one event at a time.
