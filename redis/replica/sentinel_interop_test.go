@@ -1,0 +1,422 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/replsm/replsm/internal/redistest"
+	"github.com/replsm/replsm/redis/sentinel"
+	"github.com/replsm/replsm/redis/sentinel/sentineltest"
+	"github.com/replsm/replsm/slot"
+)
+
+// sentinelGroup is a real Sentinel deployment: one real primary, one real
+// redis-server replica of it, three real sentinels (quorum 2) and a replsm
+// replica following the name "m" through them.
+type sentinelGroup struct {
+	primary, replica *redistest.Server
+	sentinels        []*redistest.Server
+	addrs            []string
+	r                *Replica
+	recs             *recordLog
+}
+
+const sentinelName = "m"
+
+func sentinelLink() sentinel.Config {
+	return sentinel.Config{PingInterval: 500 * time.Millisecond, PollInterval: 2 * time.Second,
+		MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}
+}
+
+func startSentinelGroup(t *testing.T, ctx context.Context) *sentinelGroup {
+	t.Helper()
+	g := &sentinelGroup{recs: &recordLog{}}
+	g.primary = startPrimary(t, "primary")
+	g.replica = redistest.Start(t, redistest.Options{Name: "replica",
+		Args: append(slices.Clone(primaryArgs), redistest.ReplicaOfArgs(g.primary.Port())...)})
+	require.NoError(t, redistest.WaitReplicaUp(ctx, g.replica.Client()))
+	require.NoError(t, redistest.FillAllTypes(ctx, g.primary.Client(), "pre", 50))
+	g.sentinels = redistest.StartSentinels(t, sentinelName, g.primary.Port(), 3, 2)
+	for _, s := range g.sentinels {
+		g.addrs = append(g.addrs, s.Addr())
+	}
+	masters := map[slot.ID]string{0: sentinelName}
+	shards, err := ResolveSentinelShards(ctx, clock.New(), g.addrs, masters, time.Second)
+	require.NoError(t, err)
+	require.Equal(t, g.primary.Addr(), shards[0])
+	cfg := testConfig(t, shards)
+	cfg.Sentinel = &SentinelConfig{Sentinels: g.addrs, Masters: masters, Link: sentinelLink()}
+	cfg.Observers = append(cfg.Observers, g.recs.observe)
+	checkInvariants(t, &cfg)
+	g.r = startReplica(t, cfg)
+	require.NoError(t, g.r.Instance().WaitSynced(ctx))
+	return g
+}
+
+// sentinelReplicas is SENTINEL REPLICAS name as one map per replica.
+func sentinelReplicas(ctx context.Context, c *redis.Client, name string) ([]map[string]string, error) {
+	v, err := c.Do(ctx, "SENTINEL", "REPLICAS", name).Slice()
+	if err != nil {
+		return nil, err
+	}
+	var out []map[string]string
+	for _, e := range v {
+		kv, ok := e.([]any)
+		if !ok {
+			return nil, fmt.Errorf("SENTINEL REPLICAS entry %v", e)
+		}
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = fmt.Sprint(kv[i+1])
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// requireListedHealthy waits until every sentinel lists the replsm
+// replica as a replica of master with flags exactly "slave".
+func (g *sentinelGroup) requireListedHealthy(t *testing.T, master string) {
+	t.Helper()
+	port := strconv.Itoa(g.r.listeningPort())
+	mhost, mport, _ := strings.Cut(master, ":")
+	for _, s := range g.sentinels {
+		c := s.Client()
+		redistest.RequireEventually(t, 60*time.Second, "sentinel "+s.Addr()+" to list the replsm replica healthy", func(ctx context.Context) error {
+			reps, err := sentinelReplicas(ctx, c, sentinelName)
+			if err != nil {
+				return err
+			}
+			for _, m := range reps {
+				if m["port"] != port {
+					continue
+				}
+				if m["flags"] != "slave" || m["master-link-status"] != "ok" || m["master-host"] != mhost || m["master-port"] != mport {
+					return fmt.Errorf("replsm listed as flags=%q link=%q master=%s:%s priority=%s",
+						m["flags"], m["master-link-status"], m["master-host"], m["master-port"], m["slave-priority"])
+				}
+				if m["slave-priority"] != "0" {
+					return fmt.Errorf("replsm listed with slave-priority %s", m["slave-priority"])
+				}
+				return nil
+			}
+			return fmt.Errorf("replsm (port %s) not among %d replicas", port, len(reps))
+		})
+	}
+}
+
+// writeLoad writes SETs through a Sentinel-aware go-redis client (it
+// follows +switch-master like any application), bounded by count and by
+// ctx. Errors during the switch are counted, not fatal.
+type writeLoad struct {
+	cancel  context.CancelFunc
+	done    chan struct{}
+	written atomic.Int64
+	errs    atomic.Int64
+}
+
+func startWriteLoad(ctx context.Context, sentinels []string, max int64) *writeLoad {
+	ctx, cancel := context.WithCancel(ctx)
+	l := &writeLoad{cancel: cancel, done: make(chan struct{})}
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: sentinelName, SentinelAddrs: sentinels,
+		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: -1})
+	go func() {
+		defer close(l.done)
+		defer c.Close()
+		for i := int64(0); i < max && ctx.Err() == nil; {
+			p := c.Pipeline()
+			for j := 0; j < 50; j++ {
+				p.Set(ctx, "load:"+strconv.FormatInt((i+int64(j))%5000, 10), i+int64(j), 0)
+			}
+			if _, err := p.Exec(ctx); err != nil {
+				l.errs.Add(1)
+				t := time.NewTimer(20 * time.Millisecond) // the switch takes a moment; do not spin
+				select {
+				case <-ctx.Done():
+				case <-t.C:
+				}
+				t.Stop()
+				continue
+			}
+			i += 50
+			l.written.Store(i)
+		}
+	}()
+	return l
+}
+
+func (l *writeLoad) stop() int64 {
+	l.cancel()
+	<-l.done
+	return l.written.Load()
+}
+
+// waitWritten waits until n more SETs than now were written.
+func (l *writeLoad) waitWritten(t *testing.T, n int64) {
+	t.Helper()
+	want := l.written.Load() + n
+	redistest.RequireEventually(t, 60*time.Second, "the load to write", func(context.Context) error {
+		if got := l.written.Load(); got < want {
+			return fmt.Errorf("written %d, want %d (errors %d)", got, want, l.errs.Load())
+		}
+		return nil
+	})
+}
+
+// syncStats is INFO stats' sync_full and sync_partial_ok of a node.
+func syncStats(t *testing.T, ctx context.Context, s *redistest.Server) (full, partial int) {
+	t.Helper()
+	text, err := s.Client().Info(ctx, "stats").Result()
+	require.NoError(t, err)
+	info, err := redistest.ParseInfo(text)
+	require.NoError(t, err)
+	full, _ = strconv.Atoi(info["sync_full"])
+	partial, _ = strconv.Atoi(info["sync_partial_ok"])
+	return full, partial
+}
+
+// logLines counts the lines of a redis-server log that contain all parts.
+func logLines(t *testing.T, s *redistest.Server, parts ...string) int {
+	t.Helper()
+	b, err := os.ReadFile(s.LogPath())
+	require.NoError(t, err)
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}
+
+// watchSwitch notes when a sentinel announces +switch-master.
+func watchSwitch(t *testing.T, ctx context.Context, s *redistest.Server) func() time.Time {
+	ps := s.Client().Subscribe(ctx, "+switch-master")
+	_, err := ps.Receive(ctx) // the subscription is in place
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var at time.Time
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range ps.Channel() {
+			mu.Lock()
+			if at.IsZero() {
+				at = time.Now()
+			}
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { _ = ps.Close(); <-done })
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return at
+	}
+}
+
+// followedTo waits until shard 0 streams from addr and returns when the
+// sync_ok that followed the re-point to addr happened.
+func (g *sentinelGroup) followedTo(t *testing.T, addr string) time.Time {
+	t.Helper()
+	var at time.Time
+	redistest.RequireEventually(t, 90*time.Second, "shard 0 to stream from "+addr, func(context.Context) error {
+		st, _ := g.r.Stats(0)
+		if st.Endpoint != addr || st.State != slot.Connected {
+			return fmt.Errorf("shard follows %s, %s (last failure %v)", st.Endpoint, st.State, st.LastFailure)
+		}
+		g.recs.mu.Lock()
+		defer g.recs.mu.Unlock()
+		repointed := false
+		for _, r := range g.recs.recs {
+			if r.Event == slot.EvRepoint && strings.Contains(r.Reason, addr) {
+				repointed = true
+			}
+			if repointed && r.Event == slot.EvSyncOK {
+				at = r.Time
+				return nil
+			}
+		}
+		return errors.New("no sync_ok after the re-point yet")
+	})
+	return at
+}
+
+// transitionLog formats shard 0's records from the first one at or after
+// from: what docs/sentinel.md shows.
+func (g *sentinelGroup) transitionLog(from time.Time) string {
+	g.recs.mu.Lock()
+	defer g.recs.mu.Unlock()
+	var b strings.Builder
+	for _, r := range g.recs.recs {
+		if r.Time.Before(from) {
+			continue
+		}
+		fmt.Fprintf(&b, "%s #%d %s: %s -> %s  %s\n", r.Time.Format("15:04:05.000"), r.Seq, r.Event, r.From, r.To, r.Reason)
+	}
+	return b.String()
+}
+
+// TestSentinelFailoverUnderLoad: SENTINEL FAILOVER while a Sentinel-aware
+// client writes. The replsm shard holds off the old primary from
+// +try-failover, re-points on +switch-master once the promoted node's
+// ROLE says master, and continues there with a partial resync: no full
+// sync on the new primary asked by replsm, data equal to the new
+// primary's. Sentinel lists the replsm replica healthy before and after.
+func TestSentinelFailoverUnderLoad(t *testing.T) {
+	ctx := testCtx(t, 240*time.Second)
+	g := startSentinelGroup(t, ctx)
+	g.requireListedHealthy(t, g.primary.Addr())
+	port := strconv.Itoa(g.r.listeningPort())
+	before, _ := g.r.Stats(0)
+	npFull0, npPartial0 := syncStats(t, ctx, g.replica)
+	switched := watchSwitch(t, ctx, g.sentinels[1])
+
+	load := startWriteLoad(ctx, g.addrs, 2_000_000)
+	t.Cleanup(func() { load.stop() })
+	load.waitWritten(t, 5_000)
+	start := time.Now()
+	require.NoError(t, g.sentinels[0].Client().Do(ctx, "SENTINEL", "FAILOVER", sentinelName).Err())
+	streaming := g.followedTo(t, g.replica.Addr())
+	load.waitWritten(t, 5_000) // the load goes on, on the new primary
+	written := load.stop()
+
+	requireSameDigest(t, ctx, g.replica.Client(), shardClient(t, g.r, 0))
+	after, _ := g.r.Stats(0)
+	npFull, npPartial := syncStats(t, ctx, g.replica)
+	opFull, opPartial := syncStats(t, ctx, g.primary)
+	assert.Equal(t, before.FullSyncs, after.FullSyncs, "no full sync by replsm after the failover")
+	assert.Greater(t, after.PartialSyncs, before.PartialSyncs)
+	assert.Zero(t, logLines(t, g.replica, "Full resync requested by replica 127.0.0.1:"+port), "the new primary served replsm no full sync")
+	assert.NotZero(t, logLines(t, g.replica, "Partial resynchronization request from 127.0.0.1:"+port, "accepted"))
+	assert.Zero(t, g.r.SentinelStatus().Held, "no hold left")
+	g.requireListedHealthy(t, g.replica.Addr())
+
+	sw := switched()
+	t.Logf("SENTINEL FAILOVER: %d SETs written (%d failed batches); +switch-master %v after the command; replsm streaming from the new primary %v after +switch-master",
+		written, load.errs.Load(), sw.Sub(start).Round(time.Millisecond), streaming.Sub(sw).Round(time.Millisecond))
+	t.Logf("syncs: new primary (was replica) sync_full %d->%d sync_partial_ok %d->%d; old primary sync_full %d sync_partial_ok %d; replsm full %d->%d partial %d->%d",
+		npFull0, npFull, npPartial0, npPartial, opFull, opPartial, before.FullSyncs, after.FullSyncs, before.PartialSyncs, after.PartialSyncs)
+	t.Logf("transition log of shard 0 from the failover:\n%s", g.transitionLog(start))
+}
+
+// TestSentinelPrimaryKilled: the primary is SIGKILLed; the sentinels
+// promote the real replica on their own and the replsm shard follows it
+// with a partial resync. The load stops before the kill and both replicas
+// are caught up, so neither holds a byte the other lacks (a replica ahead
+// of the promoted node's history must full sync, replsm or not).
+func TestSentinelPrimaryKilled(t *testing.T) {
+	ctx := testCtx(t, 240*time.Second)
+	g := startSentinelGroup(t, ctx)
+	port := strconv.Itoa(g.r.listeningPort())
+	load := startWriteLoad(ctx, g.addrs, 100_000)
+	t.Cleanup(func() { load.stop() })
+	load.waitWritten(t, 5_000)
+	load.stop()
+	pc := g.primary.Client()
+	require.NoError(t, redistest.WaitCaughtUp(ctx, pc, g.replica.Client()))
+	require.NoError(t, redistest.WaitCaughtUp(ctx, pc, shardClient(t, g.r, 0)))
+	before, _ := g.r.Stats(0)
+	npFull0, npPartial0 := syncStats(t, ctx, g.replica)
+	switched := watchSwitch(t, ctx, g.sentinels[1])
+
+	start := time.Now()
+	g.primary.Kill()
+	streaming := g.followedTo(t, g.replica.Addr())
+	load = startWriteLoad(ctx, g.addrs, 20_000)
+	load.waitWritten(t, 5_000)
+	written := load.stop()
+
+	requireSameDigest(t, ctx, g.replica.Client(), shardClient(t, g.r, 0))
+	after, _ := g.r.Stats(0)
+	npFull, npPartial := syncStats(t, ctx, g.replica)
+	assert.Equal(t, before.FullSyncs, after.FullSyncs, "no full sync by replsm after the failover")
+	assert.Greater(t, after.PartialSyncs, before.PartialSyncs)
+	assert.Zero(t, logLines(t, g.replica, "Full resync requested by replica 127.0.0.1:"+port))
+	assert.NotZero(t, logLines(t, g.replica, "Partial resynchronization request from 127.0.0.1:"+port, "accepted"))
+
+	sw := switched()
+	t.Logf("SIGKILL: +switch-master %v after the kill; replsm streaming from the new primary %v after +switch-master; %d SETs on the new primary",
+		sw.Sub(start).Round(time.Millisecond), streaming.Sub(sw).Round(time.Millisecond), written)
+	t.Logf("syncs: new primary sync_full %d->%d sync_partial_ok %d->%d; replsm full %d->%d partial %d->%d",
+		npFull0, npFull, npPartial0, npPartial, before.FullSyncs, after.FullSyncs, before.PartialSyncs, after.PartialSyncs)
+	t.Logf("transition log of shard 0 from the kill:\n%s", g.transitionLog(start))
+}
+
+// TestSentinelStaleAnnouncementIgnored: a scripted sentinel announces a
+// +switch-master naming a real redis-server whose ROLE is slave: the shard
+// stays where it is and the announcement is counted as ignored. A true
+// announcement (a real primary) is then followed, with the sentinel and
+// the ROLE check in the re-point's reason.
+func TestSentinelStaleAnnouncementIgnored(t *testing.T) {
+	ctx := testCtx(t, 90*time.Second)
+	p := startPrimary(t, "primary")
+	rr := redistest.Start(t, redistest.Options{Name: "replica", Args: append(slices.Clone(primaryArgs), redistest.ReplicaOfArgs(p.Port())...)})
+	require.NoError(t, redistest.WaitReplicaUp(ctx, rr.Client()))
+	other := startPrimary(t, "other")
+	require.NoError(t, other.Client().Set(ctx, "other", "1", 0).Err())
+	f, err := sentineltest.Start()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	f.SetMaster(sentinelName, p.Addr())
+
+	cfg := testConfig(t, map[slot.ID]string{0: p.Addr()})
+	cfg.Sentinel = &SentinelConfig{Sentinels: []string{f.Addr()}, Masters: map[slot.ID]string{0: sentinelName}, Link: sentinelLink()}
+	recs := &recordLog{}
+	cfg.Observers = append(cfg.Observers, recs.observe)
+	checkInvariants(t, &cfg)
+	r := startReplica(t, cfg)
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+	redistest.RequireEventually(t, 30*time.Second, "the sentinel link", func(context.Context) error {
+		if f.Subscribers() == 0 {
+			return errors.New("not subscribed")
+		}
+		return nil
+	})
+
+	ph, pp, _ := strings.Cut(p.Addr(), ":")
+	rh, rp, _ := strings.Cut(rr.Addr(), ":")
+	f.Publish("+switch-master", strings.Join([]string{sentinelName, ph, pp, rh, rp}, " "))
+	redistest.RequireEventually(t, 30*time.Second, "the stale announcement ignored", func(context.Context) error {
+		if r.SentinelStatus().Ignored == 0 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	st, _ := r.Stats(0)
+	assert.Equal(t, p.Addr(), st.Endpoint)
+	assert.Empty(t, recs.find(0, slot.EvRepoint))
+
+	oh, op, _ := strings.Cut(other.Addr(), ":")
+	f.Publish("+switch-master", strings.Join([]string{sentinelName, ph, pp, oh, op}, " "))
+	waitState(t, r, 0, slot.Connected, 30*time.Second)
+	redistest.RequireEventually(t, 30*time.Second, "the true announcement followed", func(context.Context) error {
+		if st, _ := r.Stats(0); st.Endpoint != other.Addr() || st.State != slot.Connected {
+			return fmt.Errorf("shard on %s, %s", st.Endpoint, st.State)
+		}
+		return nil
+	})
+	rp0 := recs.find(0, slot.EvRepoint)
+	require.Len(t, rp0, 1)
+	assert.Contains(t, rp0[0].Reason, "sentinel "+f.Addr()+" announced +switch-master")
+	assert.Contains(t, rp0[0].Reason, "ROLE of "+other.Addr()+": master")
+	requireSameDigest(t, ctx, other.Client(), shardClient(t, r, 0))
+}
