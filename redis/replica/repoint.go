@@ -49,7 +49,7 @@ func (r *Replica) replicaOf(c *server.Conn, sh *shard, host, port []byte) error 
 	if err != nil {
 		return c.WriteErrorf("ERR %v", err)
 	}
-	if err := r.repoint(sh, addr, "REPLICAOF "+addr); err != nil {
+	if err := r.repoint(sh, addr, "REPLICAOF "+addr+" from "+clientLabel(c)); err != nil {
 		return c.WriteErrorf("ERR %v", err)
 	}
 	return c.WriteOK()
@@ -95,4 +95,14 @@ func replicaOfAddr(host, port string) (string, error) {
 		return "", err
 	}
 	return addr, nil
+}
+
+// clientLabel names who sent a command, for the transition log: a
+// sentinel reconfiguring this replica names its connection
+// "sentinel-<id>-cmd".
+func clientLabel(c *server.Conn) string {
+	if n := c.Name(); n != "" {
+		return clipText(n) + " at " + c.Remote()
+	}
+	return c.Remote()
 }

@@ -311,8 +311,8 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 	g.requireListedHealthy(t, g.replica.Addr())
 
 	sw := switched()
-	t.Logf("SENTINEL FAILOVER: %d SETs written (%d failed batches); +switch-master %v after the command; replsm streaming from the new primary %v after +switch-master",
-		written, load.errs.Load(), sw.Sub(start).Round(time.Millisecond), streaming.Sub(sw).Round(time.Millisecond))
+	t.Logf("SENTINEL FAILOVER: %d SETs written (%d failed batches); +switch-master %v after the command; replsm streaming from the new primary %v after the command, %v after +switch-master",
+		written, load.errs.Load(), sw.Sub(start).Round(time.Millisecond), streaming.Sub(start).Round(time.Millisecond), streaming.Sub(sw).Round(time.Millisecond))
 	t.Logf("syncs: new primary (was replica) sync_full %d->%d sync_partial_ok %d->%d; old primary sync_full %d sync_partial_ok %d; replsm full %d->%d partial %d->%d",
 		npFull0, npFull, npPartial0, npPartial, opFull, opPartial, before.FullSyncs, after.FullSyncs, before.PartialSyncs, after.PartialSyncs)
 	t.Logf("transition log of shard 0 from the failover:\n%s", g.transitionLog(start))
@@ -354,8 +354,8 @@ func TestSentinelPrimaryKilled(t *testing.T) {
 	assert.NotZero(t, logLines(t, g.replica, "Partial resynchronization request from 127.0.0.1:"+port, "accepted"))
 
 	sw := switched()
-	t.Logf("SIGKILL: +switch-master %v after the kill; replsm streaming from the new primary %v after +switch-master; %d SETs on the new primary",
-		sw.Sub(start).Round(time.Millisecond), streaming.Sub(sw).Round(time.Millisecond), written)
+	t.Logf("SIGKILL: +switch-master %v after the kill; replsm streaming from the new primary %v after the kill, %v after +switch-master; %d SETs on the new primary",
+		sw.Sub(start).Round(time.Millisecond), streaming.Sub(start).Round(time.Millisecond), streaming.Sub(sw).Round(time.Millisecond), written)
 	t.Logf("syncs: new primary sync_full %d->%d sync_partial_ok %d->%d; replsm full %d->%d partial %d->%d",
 		npFull0, npFull, npPartial0, npPartial, before.FullSyncs, after.FullSyncs, before.PartialSyncs, after.PartialSyncs)
 	t.Logf("transition log of shard 0 from the kill:\n%s", g.transitionLog(start))
