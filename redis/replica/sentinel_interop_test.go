@@ -420,3 +420,51 @@ func TestSentinelStaleAnnouncementIgnored(t *testing.T) {
 	assert.Contains(t, rp0[0].Reason, "ROLE of "+other.Addr()+": master")
 	requireSameDigest(t, ctx, other.Client(), shardClient(t, r, 0))
 }
+
+// TestSentinelHoldAbortAndExpiry: a +try-failover of the followed primary
+// takes the shard off it; the sentinel's -failover-abort-* puts it back
+// (partial resync, same primary); a hold nobody ends lapses after
+// FailoverHold.
+func TestSentinelHoldAbortAndExpiry(t *testing.T) {
+	ctx := testCtx(t, 90*time.Second)
+	p := startPrimary(t, "primary")
+	f, err := sentineltest.Start()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	f.SetMaster(sentinelName, p.Addr())
+	cfg := testConfig(t, map[slot.ID]string{0: p.Addr()})
+	cfg.Sentinel = &SentinelConfig{Sentinels: []string{f.Addr()}, Masters: map[slot.ID]string{0: sentinelName}, Link: sentinelLink(),
+		FailoverHold: 2 * time.Second}
+	checkInvariants(t, &cfg)
+	r := startReplica(t, cfg)
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+	redistest.RequireEventually(t, 30*time.Second, "the sentinel link", func(context.Context) error {
+		if f.Subscribers() == 0 {
+			return errors.New("not subscribed")
+		}
+		return nil
+	})
+	ph, pp, _ := strings.Cut(p.Addr(), ":")
+	held := func(want bool) func(context.Context) error {
+		return func(context.Context) error {
+			st, _ := r.Stats(0)
+			h := len(r.SentinelStatus().Held) > 0
+			if h != want || (want && st.State == slot.Connected) || (!want && st.State != slot.Connected) {
+				return fmt.Errorf("held %v, shard %s", h, st.State)
+			}
+			return nil
+		}
+	}
+	f.Publish("+try-failover", "master "+sentinelName+" "+ph+" "+pp)
+	redistest.RequireEventually(t, 30*time.Second, "the hold", held(true))
+	f.Publish("-failover-abort-not-elected", "master "+sentinelName+" "+ph+" "+pp)
+	redistest.RequireEventually(t, 30*time.Second, "the hold ended by the abort", held(false))
+
+	f.Publish("+try-failover", "master "+sentinelName+" "+ph+" "+pp)
+	redistest.RequireEventually(t, 30*time.Second, "the second hold", held(true))
+	redistest.RequireEventually(t, 30*time.Second, "the hold lapsed", held(false))
+	st, _ := r.Stats(0)
+	assert.Equal(t, uint64(1), st.FullSyncs, "back on the same primary with partial resyncs")
+	assert.GreaterOrEqual(t, st.PartialSyncs, uint64(2))
+	assert.Equal(t, p.Addr(), st.Endpoint)
+}
