@@ -56,16 +56,7 @@ func TestReplicaFollowsSentinel(t *testing.T) {
 		done <- run(runCtx, []string{"replica", "--sentinel", strings.Join(addrs, ","), "--shard", "0=sentinel:m",
 			"--listen", "127.0.0.1:0", "--keepalive", "3s", "--primary-ping-period", "1s"}, &bytes.Buffer{}, &stderr)
 	}()
-	addrRE := regexp.MustCompile(`msg="replica serving reads" addr=(\S+)`)
-	var addr string
-	redistest.RequireEventually(t, 30*time.Second, "serving", func(context.Context) error {
-		m := addrRE.FindStringSubmatch(stderr.String())
-		if m == nil {
-			return fmt.Errorf("stderr so far:\n%s", stderr.String())
-		}
-		addr = m[1]
-		return nil
-	})
+	addr := waitLogged(t, &stderr, `msg="replica serving reads" addr=(\S+)`)
 	c := redistest.NewClient(addr, 0)
 	defer c.Close()
 	following := func(primary *redistest.Server) func(context.Context) error {
@@ -99,4 +90,21 @@ func TestReplicaFollowsSentinel(t *testing.T) {
 		t.Fatal("replica did not stop")
 	}
 	assert.Contains(t, stderr.String(), "sentinels name the shard's primary")
+}
+
+// waitLogged waits for a log line matching pattern and returns its first
+// group.
+func waitLogged(t *testing.T, log *redistest.SyncBuffer, pattern string) string {
+	t.Helper()
+	re := regexp.MustCompile(pattern)
+	var got string
+	redistest.RequireEventually(t, 30*time.Second, "log line "+pattern, func(context.Context) error {
+		m := re.FindStringSubmatch(log.String())
+		if m == nil {
+			return fmt.Errorf("log so far:\n%s", log.String())
+		}
+		got = m[1]
+		return nil
+	})
+	return got
 }

@@ -373,24 +373,7 @@ func TestSentinelStaleAnnouncementIgnored(t *testing.T) {
 	require.NoError(t, redistest.WaitReplicaUp(ctx, rr.Client()))
 	other := startPrimary(t, "other")
 	require.NoError(t, other.Client().Set(ctx, "other", "1", 0).Err())
-	f, err := sentineltest.Start()
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = f.Close() })
-	f.SetMaster(sentinelName, p.Addr())
-
-	cfg := testConfig(t, map[slot.ID]string{0: p.Addr()})
-	cfg.Sentinel = &SentinelConfig{Sentinels: []string{f.Addr()}, Masters: map[slot.ID]string{0: sentinelName}, Link: sentinelLink()}
-	recs := &recordLog{}
-	cfg.Observers = append(cfg.Observers, recs.observe)
-	checkInvariants(t, &cfg)
-	r := startReplica(t, cfg)
-	require.NoError(t, r.Instance().WaitSynced(ctx))
-	redistest.RequireEventually(t, 30*time.Second, "the sentinel link", func(context.Context) error {
-		if f.Subscribers() == 0 {
-			return errors.New("not subscribed")
-		}
-		return nil
-	})
+	r, f, recs := startScriptedSentinelReplica(t, ctx, p.Addr(), 0)
 
 	ph, pp, _ := strings.Cut(p.Addr(), ":")
 	rh, rp, _ := strings.Cut(rr.Addr(), ":")
@@ -428,22 +411,7 @@ func TestSentinelStaleAnnouncementIgnored(t *testing.T) {
 func TestSentinelHoldAbortAndExpiry(t *testing.T) {
 	ctx := testCtx(t, 90*time.Second)
 	p := startPrimary(t, "primary")
-	f, err := sentineltest.Start()
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = f.Close() })
-	f.SetMaster(sentinelName, p.Addr())
-	cfg := testConfig(t, map[slot.ID]string{0: p.Addr()})
-	cfg.Sentinel = &SentinelConfig{Sentinels: []string{f.Addr()}, Masters: map[slot.ID]string{0: sentinelName}, Link: sentinelLink(),
-		FailoverHold: 2 * time.Second}
-	checkInvariants(t, &cfg)
-	r := startReplica(t, cfg)
-	require.NoError(t, r.Instance().WaitSynced(ctx))
-	redistest.RequireEventually(t, 30*time.Second, "the sentinel link", func(context.Context) error {
-		if f.Subscribers() == 0 {
-			return errors.New("not subscribed")
-		}
-		return nil
-	})
+	r, f, _ := startScriptedSentinelReplica(t, ctx, p.Addr(), 2*time.Second)
 	ph, pp, _ := strings.Cut(p.Addr(), ":")
 	held := func(want bool) func(context.Context) error {
 		return func(context.Context) error {
@@ -467,4 +435,30 @@ func TestSentinelHoldAbortAndExpiry(t *testing.T) {
 	assert.Equal(t, uint64(1), st.FullSyncs, "back on the same primary with partial resyncs")
 	assert.GreaterOrEqual(t, st.PartialSyncs, uint64(2))
 	assert.Equal(t, p.Addr(), st.Endpoint)
+}
+
+// startScriptedSentinelReplica starts a scripted sentinel naming primary
+// and a replica following it through that sentinel, synced and
+// subscribed.
+func startScriptedSentinelReplica(t *testing.T, ctx context.Context, primary string, hold time.Duration) (*Replica, *sentineltest.Fake, *recordLog) {
+	t.Helper()
+	f, err := sentineltest.Start()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	f.SetMaster(sentinelName, primary)
+	cfg := testConfig(t, map[slot.ID]string{0: primary})
+	cfg.Sentinel = &SentinelConfig{Sentinels: []string{f.Addr()}, Masters: map[slot.ID]string{0: sentinelName}, Link: sentinelLink(),
+		FailoverHold: hold}
+	recs := &recordLog{}
+	cfg.Observers = append(cfg.Observers, recs.observe)
+	checkInvariants(t, &cfg)
+	r := startReplica(t, cfg)
+	require.NoError(t, r.Instance().WaitSynced(ctx))
+	redistest.RequireEventually(t, 30*time.Second, "the sentinel link", func(context.Context) error {
+		if f.Subscribers() == 0 {
+			return errors.New("not subscribed")
+		}
+		return nil
+	})
+	return r, f, recs
 }
