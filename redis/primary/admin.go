@@ -25,6 +25,9 @@ func (p *Primary) admin(c *server.Conn, name string, args [][]byte) (bool, error
 	if ok, err := p.hub.Command(c, args); ok {
 		return true, err
 	}
+	if ok, err := server.HandleAdmin(c, args, p.hub.Subscribed); ok {
+		return true, err
+	}
 	switch name {
 	case "publish":
 		if len(args) != 3 {
@@ -34,12 +37,6 @@ func (p *Primary) admin(c *server.Conn, name string, args [][]byte) (bool, error
 		p.feedLocked([]op{{db: c.DB, args: args}})
 		p.mu.Unlock()
 		return true, c.WriteInteger(int64(p.hub.Publish(args[1], args[2])))
-	case "client":
-		return true, server.HandleCLIENT(c, args, p.hub.Subscribed)
-	case "config":
-		if len(args) == 2 && strings.EqualFold(string(args[1]), "rewrite") {
-			return true, c.WriteOK() // no configuration file to rewrite
-		}
 	case "replicaof", "slaveof":
 		return true, p.handleREPLICAOF(c, args)
 	}
@@ -47,7 +44,7 @@ func (p *Primary) admin(c *server.Conn, name string, args [][]byte) (bool, error
 }
 
 // handleREPLICAOF answers REPLICAOF NO ONE (already a primary: +OK) and
-// hands REPLICAOF host port to Config.OnReplicaOf.
+// hands REPLICAOF host port to Config.ReplicaOf.
 func (p *Primary) handleREPLICAOF(c *server.Conn, args [][]byte) error {
 	if len(args) != 3 {
 		return c.WriteError(server.WrongArgs(args[0]))
@@ -55,5 +52,8 @@ func (p *Primary) handleREPLICAOF(c *server.Conn, args [][]byte) error {
 	if strings.EqualFold(string(args[1]), "no") && strings.EqualFold(string(args[2]), "one") {
 		return c.WriteOK() // already a primary, as Redis answers
 	}
-	return c.WriteError("ERR REPLICAOF host port: this primary cannot follow another yet")
+	if p.cfg.ReplicaOf == nil {
+		return c.WriteError("ERR REPLICAOF host port: this primary cannot follow another (started without a replica role)")
+	}
+	return p.cfg.ReplicaOf(c, args[1], args[2])
 }

@@ -75,7 +75,7 @@ func (p *Primary) handle(c *server.Conn, args [][]byte) error {
 	case "psync":
 		return p.handlePSYNC(c, args)
 	case "sync":
-		return c.WriteError("ERR SYNC is not supported: use PSYNC")
+		return p.handleSYNC(c, args)
 	case "replconf":
 		return p.handleREPLCONF(c, &st.repl, args)
 	case "info":
@@ -103,6 +103,9 @@ func (p *Primary) handle(c *server.Conn, args [][]byte) error {
 func (p *Primary) exec(db *int, args [][]byte) resp.Value {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return resp.Error(demotedReply) // demoted (or closing) while the command was on its way
+	}
 	// A Go error (unknown command, bad database) comes with the error
 	// reply to send; nothing was changed.
 	res, _ := p.ks.Exec(db, args)
@@ -160,6 +163,9 @@ func (p *Primary) handleQueued(c *server.Conn, st *connState, name string, args 
 func (p *Primary) execAll(db *int, cmds [][][]byte) resp.Value {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return resp.Error(demotedReply)
+	}
 	start := *db
 	results, err := p.ks.ExecAll(db, cmds)
 	if err != nil {

@@ -27,6 +27,9 @@ func (r *Replica) admin(c *server.Conn, st *connState, name string, args [][]byt
 	if ok, err := r.hub.Command(c, args); ok {
 		return true, err
 	}
+	if ok, err := server.HandleAdmin(c, args, r.hub.Subscribed); ok {
+		return true, err
+	}
 	switch name {
 	case "multi":
 		if len(args) != 1 {
@@ -42,12 +45,6 @@ func (r *Replica) admin(c *server.Conn, st *connState, name string, args [][]byt
 		}
 		// Local subscribers only: a replica propagates nothing.
 		return true, c.WriteInteger(int64(r.hub.Publish(args[1], args[2])))
-	case "client":
-		return true, server.HandleCLIENT(c, args, r.hub.Subscribed)
-	case "config":
-		if len(args) == 2 && strings.EqualFold(string(args[1]), "rewrite") {
-			return true, c.WriteOK() // no configuration file to rewrite
-		}
 	}
 	return false, nil
 }

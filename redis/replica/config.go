@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/replsm/replsm/outbox"
+	"github.com/replsm/replsm/redis/primary"
 	core "github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
 )
@@ -96,6 +97,19 @@ type Config struct {
 	// episode ends when the shard is Connected again. REPLSM.RESET /
 	// Replica.Reset refill the budget at once.
 	OnExhausted func(slot.Exhaustion)
+
+	// StartAsPrimary starts the (single) shard as a writable primary with an
+	// empty keyspace and a new history, as `replsm primary` does: nothing
+	// is followed until REPLICAOF host port demotes it (docs/failover.md).
+	// The shard's endpoint is then only a placeholder.
+	StartAsPrimary bool
+
+	// Primary adjusts the configuration a promoted shard runs with as a
+	// primary (REPLICAOF NO ONE, docs/failover.md); it starts from
+	// primary.DefaultConfig(). Its BacklogSize is also the size of the
+	// backlog every shard keeps of the stream it applies. Nil keeps the
+	// defaults.
+	Primary func(*primary.Config)
 
 	// Seed makes the backoff jitter repeatable; zero draws a random seed,
 	// so two replica processes never retry at the same instants.
@@ -187,6 +201,9 @@ func DefaultConfig() Config {
 // Validate reports the first problem, wrapping ErrInvalidConfig (or the
 // core's ErrInvalidConfig for the slot and instance policies).
 func (c Config) Validate() error {
+	if c.StartAsPrimary && len(c.Shards) != 1 {
+		return fmt.Errorf("%w: StartAsPrimary needs exactly one shard, got %d", ErrInvalidConfig, len(c.Shards))
+	}
 	if len(c.Shards) == 0 {
 		return fmt.Errorf("%w: no shards", ErrInvalidConfig)
 	}

@@ -95,8 +95,11 @@
 //	                        to one shard, or back to the union
 //	REPLSM.RESET <id>       operator reset of a shard in Error
 //	REPLICAOF host port     re-point the shard in scope at another primary (SLAVEOF too);
-//	                        the primary already followed is a no-op; NO ONE is refused (no promotion yet)
-//	REPLSM.REPLICAOF <id> host port
+//	                        the primary already followed is a no-op; on a promoted
+//	                        shard it is a demotion that continues the shard's own history
+//	REPLICAOF NO ONE        promote the shard in scope to a writable primary in place,
+//	                        keeping the stream it applied (PSYNC2, docs/failover.md)
+//	REPLSM.REPLICAOF <id> host port|NO ONE
 //	                        the same for a named shard
 //	REPLSM.INFO             the core's instance and slot status, and the
 //	                        milestone outbox's backlog and breaker

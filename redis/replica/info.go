@@ -258,7 +258,7 @@ func writeShardFields(b *strings.Builder, sh *shard, now time.Time, priority int
 	b.WriteString("slave_read_only:1\r\nreplica_announced:1\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n")
 	fmt.Fprintf(b, "master_replid:%s\r\nmaster_replid2:%s\r\nmaster_repl_offset:%d\r\nsecond_repl_offset:-1\r\n",
 		replIDOrZero(ss.Cursor), noReplID, ss.Cursor.Offset)
-	b.WriteString("repl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n")
+	writeShardBacklog(b, sh)
 	writeShardReplsm(b, sh, ss, now)
 }
 

@@ -30,6 +30,7 @@ const maxScanCursors = 64
 type connState struct {
 	scope *shard  // nil: all shards
 	tx    *queued // between MULTI and EXEC (admin.go)
+	prim  any     // the primary's own state while the shard is promoted (roles.go)
 
 	// SCAN over several shards needs a cursor that says which shard and
 	// where in it; the client gets a small number that names one.
@@ -64,6 +65,9 @@ func (r *Replica) shardsFor(st *connState) []*shard {
 func (r *Replica) handle(c *server.Conn, args [][]byte) error {
 	st := state(c)
 	name := strings.ToLower(string(args[0]))
+	if p := r.promoted(st); p != nil && st.tx == nil && !strings.HasPrefix(name, "replsm.") {
+		return r.asPrimary(c, st, p, args)
+	}
 	if done, err := r.admin(c, st, name, args); done {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -40,6 +41,7 @@ type Replica struct {
 	notify *notifier // nil without Config.Notify
 
 	hub      *pubsub.Hub      // SUBSCRIBE/PUBLISH on the read port (admin.go)
+	rnd      io.Reader        // replication ids of promoted shards (roles.go)
 	metrics  *observe.Metrics // the core's metrics plus this embedding's (metrics.go)
 	feed     *observe.Feed    // the last transitions, for the status page
 	started0 time.Time        // for INFO server's uptime
@@ -49,6 +51,7 @@ type Replica struct {
 
 	repointMu sync.Mutex // one re-point at a time, whoever asks (repoint.go)
 
+	roleMu  sync.Mutex // one promotion or demotion at a time (roles.go)
 	mu      sync.Mutex
 	started bool
 	closed  bool
@@ -86,7 +89,7 @@ func New(cfg Config, clk clock.Clock) (_ *Replica, err error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Replica{cfg: cfg, clk: clk, log: log, byID: map[slot.ID]*shard{}, metas: map[slot.Session]func(){},
-		hub: pubsub.New(pubsub.Options{Logger: log})}
+		hub: pubsub.New(pubsub.Options{Logger: log}), rnd: newRand(cfg.Seed)}
 	defer func() {
 		if err != nil {
 			r.closeState()
@@ -148,7 +151,7 @@ func New(cfg Config, clk clock.Clock) (_ *Replica, err error) {
 		if err != nil {
 			return nil, err
 		}
-		sh := newShard(id, cfg.Shards[id], s, clk)
+		sh := newShard(id, cfg.Shards[id], s, clk, r.primaryConfig().BacklogSize)
 		r.order = append(r.order, sh)
 		r.byID[id] = sh
 	}
@@ -223,6 +226,9 @@ func (r *Replica) Start() error {
 	r.mu.Unlock()
 
 	r.inst.Start()
+	if r.cfg.StartAsPrimary {
+		return r.promote(r.order[0], "started as a primary")
+	}
 	if _, err := r.inst.SlaveOf(r.masterLabel()); err != nil {
 		return err
 	}
@@ -270,6 +276,7 @@ func (r *Replica) Close() error {
 	if srv != nil {
 		err = srv.Close()
 	}
+	r.closePromoted()
 	r.hub.Close()
 	r.mu.Lock()
 	for _, sh := range r.order {

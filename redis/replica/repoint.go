@@ -42,25 +42,39 @@ func (r *Replica) cmdReplsmReplicaOf(c *server.Conn, args [][]byte) error {
 }
 
 func (r *Replica) replicaOf(c *server.Conn, sh *shard, host, port []byte) error {
-	if bytes.EqualFold(host, []byte("no")) && bytes.EqualFold(port, []byte("one")) {
-		return c.WriteError("ERR REPLICAOF NO ONE: this replica cannot be promoted to a primary yet")
+	if isNoOne(host, port) {
+		if err := r.promote(sh, "REPLICAOF NO ONE"); err != nil {
+			return c.WriteErrorf("ERR %v", err)
+		}
+		return c.WriteOK()
 	}
 	addr, err := replicaOfAddr(string(host), string(port))
 	if err != nil {
 		return c.WriteErrorf("ERR %v", err)
 	}
-	if err := r.repoint(sh, addr, "REPLICAOF "+addr+" from "+clientLabel(c)); err != nil {
+	reason := "REPLICAOF " + addr + " from " + clientLabel(c)
+	if sh.prim.Load() != nil {
+		if err := r.demote(sh, addr, reason); err != nil {
+			return c.WriteErrorf("ERR %v", err)
+		}
+		return c.WriteOK()
+	}
+	if err := r.repoint(sh, addr, reason); err != nil {
 		return c.WriteErrorf("ERR %v", err)
 	}
 	return c.WriteOK()
 }
 
-// repoint makes sh follow addr, giving reason to the slot's repoint
-// transition. The primary already followed is a no-op (nil); a primary
-// another shard follows is refused.
+// repoint makes a replica shard sh follow addr, giving reason to the
+// slot's repoint transition. The primary already followed is a no-op
+// (nil); a primary another shard follows is refused, and so is a shard
+// that is a primary itself (demote is the way back).
 func (r *Replica) repoint(sh *shard, addr, reason string) error {
 	r.repointMu.Lock()
 	defer r.repointMu.Unlock()
+	if sh.prim.Load() != nil {
+		return fmt.Errorf("shard %d is a primary now (promoted); REPLICAOF demotes it", sh.id)
+	}
 	if addr == sh.addr() {
 		return nil // already following it: nothing closed, nothing re-synced
 	}

@@ -47,6 +47,9 @@ type applier struct {
 	onSkip func(args [][]byte, reason string)
 	// onPublish, if set, hears of every PUBLISH in the stream.
 	onPublish func(channel, message []byte)
+	// onValue, if set, hears of every value fed, its size and the applied
+	// offset after it (the shard's backlog, history.go).
+	onValue func(v resp.Value, n, off int64)
 
 	inMulti bool
 	queued  [][][]byte
@@ -236,7 +239,11 @@ func (a *applier) next(rd *resp.Reader) (action, error) {
 	if err != nil {
 		return action{}, err
 	}
-	return a.feed(v, n)
+	act, err := a.feed(v, n)
+	if err == nil && a.onValue != nil {
+		a.onValue(v, n, a.off)
+	}
+	return act, err
 }
 
 // stream reads and applies the command stream until it fails or the slot
@@ -250,7 +257,9 @@ func (s *session) stream(rd *resp.Reader) error {
 			s.logger().Error("command from the primary not applied; skipped, the shard keeps streaming",
 				slog.String("command", clipText(string(args[0]))), slog.String("reason", reason))
 		}
-	}, onPublish: func(ch, msg []byte) { s.rep.hub.Publish(ch, msg) }}
+	}, onPublish: func(ch, msg []byte) { s.rep.hub.Publish(ch, msg) },
+		onValue: func(v resp.Value, n, off int64) { sh.keep(v, n, off, s.logger()) }}
+	sh.histFrom(cur.Offset)
 	dur := s.rep.dur
 	for {
 		if s.left.Load() {

@@ -9,6 +9,21 @@ import (
 // Redis Sentinel sends (SETNAME, GETNAME, KILL TYPE in its reconfiguration
 // transaction) and EXEC of a transaction run command by command.
 
+// HandleAdmin serves CLIENT (HandleCLIENT) and CONFIG REWRITE (+OK: no
+// configuration file to rewrite), which both roles answer alike, and
+// reports whether the request was one of them.
+func HandleAdmin(c *Conn, args [][]byte, pubsub func(*Conn) bool) (bool, error) {
+	switch strings.ToLower(string(args[0])) {
+	case "client":
+		return true, HandleCLIENT(c, args, pubsub)
+	case "config":
+		if len(args) == 2 && strings.EqualFold(string(args[1]), "rewrite") {
+			return true, c.WriteOK()
+		}
+	}
+	return false, nil
+}
+
 // HandleCLIENT answers CLIENT SETNAME, GETNAME, ID and KILL (TYPE normal,
 // pubsub, master, replica/slave, with SKIPME yes|no; or the old form
 // CLIENT KILL ip:port). pubsub tells which connections are in a pub/sub

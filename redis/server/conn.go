@@ -36,6 +36,7 @@ type Conn struct {
 	// between requests.
 	wmu      sync.Mutex
 	hijacked atomic.Bool
+	killed   atomic.Bool
 	name     atomic.Pointer[string] // CLIENT SETNAME
 	onClose  []func()               // run by the connection goroutine when it exits
 }
@@ -216,4 +217,7 @@ func (c *Conn) SetName(name string) { c.name.Store(&name) }
 // Kill closes the network connection now, as CLIENT KILL does: pending and
 // later I/O fail and the connection goroutine ends. Safe from any
 // goroutine.
-func (c *Conn) Kill() { _ = c.nc.Close() }
+func (c *Conn) Kill() {
+	c.killed.Store(true)
+	_ = c.nc.Close()
+}

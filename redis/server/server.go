@@ -178,7 +178,8 @@ func (s *Server) Kill(match func(*Conn) bool, skip *Conn) int {
 	s.mu.Lock()
 	var victims []*Conn
 	for c := range s.conns {
-		if c != skip && match(c) {
+		// A connection already killed is on its way out: not counted twice.
+		if c != skip && !c.killed.Load() && match(c) {
 			victims = append(victims, c)
 		}
 	}
@@ -197,13 +198,15 @@ func (s *Server) forget(c *Conn) {
 
 func (s *Server) serve(c *Conn) {
 	defer s.wg.Done()
+	// The Handler's OnClose functions run last, once the server no longer
+	// lists the connection (CLIENT KILL never sees it half gone).
+	defer c.runOnClose()
 	defer s.forget(c)
 	defer func() {
 		if !c.hijacked.Load() {
 			_ = c.nc.Close()
 		}
 	}()
-	defer c.runOnClose()
 	defer func() {
 		// A bug in one Handler must not take the process down with it:
 		// log it loudly and drop only this connection.
