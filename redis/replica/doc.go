@@ -108,6 +108,11 @@
 // (redis/pubsub; a PUBLISH read from the replication stream is delivered to
 // this replica's subscribers), CLIENT SETNAME/GETNAME/KILL, CONFIG REWRITE
 // (+OK) and MULTI ... EXEC, whose commands run one after the other.
+// A shard named in Config.Sentinel follows whichever primary the sentinels
+// name (sentinel.go, docs/sentinel.md): it holds off a primary being failed
+// over from +try-failover, and re-points on +switch-master once the
+// announced node's ROLE says master. INFO reports slave_priority 0
+// (Config.ReplicaPriority), so Sentinel never promotes it.
 //
 // Writes answer "-READONLY You can't write against a read only replica.".
 package replica
