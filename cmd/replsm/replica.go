@@ -96,7 +96,7 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	shards := shardFlags{}
-	fs.Var(shards, "shard", "a shard and the Redis primary it follows, ID=HOST:PORT (repeat for each shard)")
+	fs.Var(shards, "shard", "a shard and the Redis primary it follows, ID=HOST:PORT, or ID=sentinel:NAME with --sentinel (repeat for each shard)")
 	listen := fs.String("listen", "127.0.0.1:6380", "address to serve reads on")
 	keepalive := fs.Duration("keepalive", 20*time.Second, "a shard with no data or ping for this long reconnects (above the primary's repl-ping-replica-period)")
 	replyTimeout := fs.Duration("reply-timeout", 10*time.Second, "how long a shard waits for its primary's PSYNC reply")
