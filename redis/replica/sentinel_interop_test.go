@@ -462,3 +462,38 @@ func startScriptedSentinelReplica(t *testing.T, ctx context.Context, primary str
 	})
 	return r, f, recs
 }
+
+// TestSentinelDisagreeingAnswer: a sentinel whose GET-MASTER-ADDR-BY-NAME
+// names another primary while the one followed still says master is not
+// followed (a lagging or split sentinel cannot pull the shard over); once
+// the followed primary is gone, the same answer is the missed
+// +switch-master caught up, and the reason carries both ROLE answers.
+func TestSentinelDisagreeingAnswer(t *testing.T) {
+	ctx := testCtx(t, 90*time.Second)
+	p := startPrimary(t, "primary")
+	other := startPrimary(t, "other")
+	require.NoError(t, other.Client().Set(ctx, "other", "1", 0).Err())
+	r, f, recs := startScriptedSentinelReplica(t, ctx, p.Addr(), 0)
+	f.SetMaster(sentinelName, other.Addr())
+	redistest.RequireEventually(t, 30*time.Second, "the disagreeing answer ignored", func(context.Context) error {
+		if r.SentinelStatus().Ignored == 0 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	st, _ := r.Stats(0)
+	assert.Equal(t, p.Addr(), st.Endpoint)
+
+	p.Kill()
+	redistest.RequireEventually(t, 60*time.Second, "the answer followed once the primary is gone", func(context.Context) error {
+		if st, _ := r.Stats(0); st.Endpoint != other.Addr() || st.State != slot.Connected {
+			return fmt.Errorf("shard on %s, %s", st.Endpoint, st.State)
+		}
+		return nil
+	})
+	rp := recs.find(0, slot.EvRepoint)
+	require.Len(t, rp, 1)
+	assert.Contains(t, rp[0].Reason, "sentinel "+f.Addr()+" answered GET-MASTER-ADDR-BY-NAME m = "+other.Addr())
+	assert.Contains(t, rp[0].Reason, "ROLE of "+p.Addr()+" (followed) says nothing (unreachable")
+	requireSameDigest(t, ctx, other.Client(), shardClient(t, r, 0))
+}
