@@ -361,6 +361,7 @@ func (r *Replica) writeReplsm(b *strings.Builder, st *connState, now time.Time) 
 			b.WriteString("\r\n")
 		}
 	}
+	r.writeSentinelInfo(b)
 	var oi Info
 	r.outboxInfo(&oi)
 	for _, line := range oi.outboxLines(now) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -339,4 +340,27 @@ func roleText(p roleProbe) string {
 		return "nothing (unreachable: " + errText(p.err) + ")"
 	}
 	return "no role (" + errText(p.err) + ")"
+}
+
+// writeSentinelInfo is INFO replsm's sentinel lines: how many links are
+// up, each link, the announcements not followed, the shards on hold.
+func (r *Replica) writeSentinelInfo(b *strings.Builder) {
+	if r.sent == nil {
+		return
+	}
+	st := r.SentinelStatus()
+	up := 0
+	for _, l := range st.Links {
+		if l.Up {
+			up++
+		}
+	}
+	fmt.Fprintf(b, "sentinel_links_up:%d/%d\r\nsentinel_ignored:%d\r\nsentinel_held:%d\r\n", up, len(st.Links), st.Ignored, len(st.Held))
+	for i, l := range st.Links {
+		fmt.Fprintf(b, "sentinel%d:addr=%s,up=%d,connects=%d,dropped=%d", i, l.Sentinel, boolDigit(l.Up), l.Connects, l.Dropped)
+		if l.LastError != "" {
+			fmt.Fprintf(b, ",last_error=%q", oneLine(l.LastError))
+		}
+		b.WriteString("\r\n")
+	}
 }

@@ -387,6 +387,10 @@ func TestSentinelStaleAnnouncementIgnored(t *testing.T) {
 	st, _ := r.Stats(0)
 	assert.Equal(t, p.Addr(), st.Endpoint)
 	assert.Empty(t, recs.find(0, slot.EvRepoint))
+	info := infoFields(t, unionClient(t, r), "replsm")
+	assert.Equal(t, "1/1", info["sentinel_links_up"])
+	assert.Equal(t, "1", info["sentinel_ignored"])
+	assert.Contains(t, info["sentinel0"], "addr="+f.Addr()+",up=1")
 
 	oh, op, _ := strings.Cut(other.Addr(), ":")
 	f.Publish("+switch-master", strings.Join([]string{sentinelName, ph, pp, oh, op}, " "))
