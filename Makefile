@@ -2,7 +2,7 @@
 # Both install what they need on a fresh Debian machine with Go.
 
 GO       ?= go
-APT_PKGS := redis-server redis-tools graphviz nodejs npm prometheus chromium
+APT_PKGS := redis-server redis-tools redis-sentinel graphviz nodejs npm prometheus chromium
 BENCH    ?= .
 COUNT    ?= 6
 FUZZTIME ?= 25s
@@ -11,13 +11,13 @@ FUZZTIME ?= 25s
 
 all: test
 
-# deps-apt installs the Debian packages the tests run for real: redis-server
-# and redis-benchmark for the interop tests, graphviz for the diagrams, node
+# deps-apt installs the Debian packages the tests run for real: redis-server,
+# redis-sentinel and redis-benchmark for the interop tests, graphviz for the diagrams, node
 # and npm for Mermaid's own parser, promtool (prometheus) to lint a live
 # /metrics scrape, chromium for the status page's browser test. Nothing is installed when all are there.
 deps-apt:
 	@missing=""; \
-	for c in redis-server:redis-server redis-cli:redis-tools redis-benchmark:redis-tools redis-check-rdb:redis-server dot:graphviz node:nodejs npm:npm promtool:prometheus chromium:chromium; do \
+	for c in redis-server:redis-server redis-cli:redis-tools redis-benchmark:redis-tools redis-check-rdb:redis-server redis-sentinel:redis-sentinel dot:graphviz node:nodejs npm:npm promtool:prometheus chromium:chromium; do \
 		cmd=$${c%%:*}; pkg=$${c##*:}; \
 		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,7 +13,13 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/replsm/replsm/redis/primary"
+	"github.com/replsm/replsm/redis/replica"
+	"github.com/replsm/replsm/slot"
 )
+
+// placeholderUpstream is the endpoint of the shard of `replsm primary`
+// until REPLICAOF names a real one; it is never dialled.
+const placeholderUpstream = "127.0.0.1:1"
 
 func init() {
 	register("primary", "serve a Redis-protocol primary that real Redis replicas can follow", runPrimary)
@@ -59,17 +66,28 @@ func runPrimary(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	p, err := primary.New(cfg, clock.New(), logger)
+	// One server, two roles (docs/failover.md): the primary is a replica
+	// server's shard started as a primary, so REPLICAOF host port demotes
+	// it to a replica that continues its own history.
+	rcfg := replica.DefaultConfig()
+	rcfg.Shards = map[slot.ID]string{0: placeholderUpstream}
+	rcfg.ListenAddr, rcfg.StartAsPrimary, rcfg.Logger = *listen, true, logger
+	rcfg.Primary = func(c *primary.Config) { *c = cfg }
+	r, err := replica.New(rcfg, clock.New())
 	if err != nil {
 		fmt.Fprintf(stderr, "replsm primary: %v\n", err)
 		return 1
 	}
-	defer p.Close()
-	if err := p.Listen(*listen); err != nil {
+	defer r.Close()
+	if err := r.Start(); err != nil {
+		if inner := errors.Unwrap(err); inner != nil && !errors.Is(err, replica.ErrClosed) {
+			err = inner // the server's own "server: listen ADDR: ..." says it all
+		}
 		fmt.Fprintf(stderr, "replsm primary: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "primary listening on %s (replid %s, backlog %d bytes)\n", p.Addr(), p.ReplID(), size)
+	p := r.Primary(0)
+	fmt.Fprintf(stdout, "primary listening on %s (replid %s, backlog %d bytes)\n", r.Addr(), p.ReplID(), size)
 	if *metricsListen != "" {
 		ms, err := servePrimaryMetrics(*metricsListen, p)
 		if err != nil {
@@ -80,7 +98,7 @@ func runPrimary(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stdout, "metrics on %smetrics\n", ms.URL())
 	}
 	<-ctx.Done()
-	if err := p.Close(); err != nil {
+	if err := r.Close(); err != nil {
 		fmt.Fprintf(stderr, "replsm primary: close: %v\n", err)
 		return 1
 	}

@@ -96,7 +96,7 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	shards := shardFlags{}
-	fs.Var(shards, "shard", "a shard and the Redis primary it follows, ID=HOST:PORT (repeat for each shard)")
+	fs.Var(shards, "shard", "a shard and the Redis primary it follows, ID=HOST:PORT, or ID=sentinel:NAME with --sentinel (repeat for each shard)")
 	listen := fs.String("listen", "127.0.0.1:6380", "address to serve reads on")
 	keepalive := fs.Duration("keepalive", 20*time.Second, "a shard with no data or ping for this long reconnects (above the primary's repl-ping-replica-period)")
 	replyTimeout := fs.Duration("reply-timeout", 10*time.Second, "how long a shard waits for its primary's PSYNC reply")
@@ -112,6 +112,8 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	snapBytes := fs.Int64("snapshot-bytes", replica.DefaultSnapshotBytes, "with --state-dir: also snapshot a shard after this many stream bytes (0: off); keep it under the primary's repl-backlog-size")
 	metricsListen := fs.String("metrics-listen", "", "serve Prometheus /metrics and the live status page (/) on HOST:PORT; empty: off")
 	lagProbe := fs.Duration("lag-probe", time.Second, "with --metrics-listen: ask each shard's primary for its offset this often, for lag in bytes and seconds (0: off)")
+	sentinels := fs.String("sentinel", "", "HOST:PORT[,HOST:PORT...] of Redis Sentinels; a shard given as ID=sentinel:NAME follows the primary they name for NAME (docs/sentinel.md)")
+	priority := fs.Int("replica-priority", 0, "slave_priority in INFO; Sentinel never promotes a replica of priority 0")
 	notifyURL := fs.String("notify-url", "", "POST milestones (full sync completed, shard exhausted, ...) as JSON to this http(s) URL, at least once, with an Idempotency-Key header")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -165,7 +167,19 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	}
 
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	sc, err := sentinelShards(shards, *sentinels)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if *priority < 0 {
+		return usageErr("--replica-priority must be >= 0, got %d", *priority)
+	}
+	if sc != nil && !resolveSentinelShards(ctx, shards, sc, log) {
+		return 1
+	}
 	cfg := replica.DefaultConfig()
+	cfg.Sentinel = sc
+	cfg.ReplicaPriority = *priority
 	cfg.Shards = shards
 	cfg.ListenAddr = *listen
 	cfg.SlotConfig.KeepaliveTimeout = *keepalive

@@ -2,7 +2,7 @@ package primary
 
 import "fmt"
 
-// backlog is a ring holding the last len(buf) bytes of the replication
+// Backlog is a ring holding the last len(buf) bytes of the replication
 // stream, exactly as they were sent, so that a follower that lost its
 // connection can resume with +CONTINUE from where it stopped.
 //
@@ -11,30 +11,30 @@ import "fmt"
 // ring holds the bytes at positions [start, end) where end is the primary's
 // offset; the byte at position p lives in buf[p mod len(buf)].
 //
-// A backlog is not safe for concurrent use; Primary guards it with its
+// A Backlog is not safe for concurrent use; Primary guards it with its
 // replication mutex.
-type backlog struct {
+type Backlog struct {
 	buf  []byte
 	end  int64 // the primary's offset: bytes ever appended
 	hist int64 // bytes held, at most len(buf)
 }
 
-func newBacklog(size int, offset int64) *backlog {
-	return &backlog{buf: make([]byte, size), end: offset}
+func NewBacklog(size int, offset int64) *Backlog {
+	return &Backlog{buf: make([]byte, size), end: offset}
 }
 
 // size is the ring's capacity (Redis's repl_backlog_size).
-func (b *backlog) size() int64 { return int64(len(b.buf)) }
+func (b *Backlog) size() int64 { return int64(len(b.buf)) }
 
 // start is the position of the oldest byte held.
-func (b *backlog) start() int64 { return b.end - b.hist }
+func (b *Backlog) start() int64 { return b.end - b.hist }
 
 // reset forgets every byte held and restarts the stream at offset.
-func (b *backlog) reset(offset int64) { b.end, b.hist = offset, 0 }
+func (b *Backlog) reset(offset int64) { b.end, b.hist = offset, 0 }
 
 // write appends p to the stream. When p alone is larger than the ring only
 // its tail is kept.
-func (b *backlog) write(p []byte) {
+func (b *Backlog) write(p []byte) {
 	n := int64(len(p))
 	size := b.size()
 	if n >= size {
@@ -59,7 +59,7 @@ func (b *backlog) write(p []byte) {
 // covers reports whether a follower at position r (one that asked for
 // PSYNC r+1) can be served from the ring: every byte from r on is held.
 // r == end is served too: nothing is missing.
-func (b *backlog) covers(r int64) bool {
+func (b *Backlog) covers(r int64) bool {
 	return r >= b.start() && r <= b.end
 }
 
@@ -74,7 +74,7 @@ func (e errPurged) Error() string {
 // returns the result. It returns dst unchanged when r == end, and errPurged
 // when r has been overwritten (or lies beyond end, which only a bug could
 // ask for).
-func (b *backlog) readAt(dst []byte, r int64, max int) ([]byte, error) {
+func (b *Backlog) readAt(dst []byte, r int64, max int) ([]byte, error) {
 	if !b.covers(r) {
 		return dst, errPurged{at: r, start: b.start()}
 	}
@@ -88,3 +88,26 @@ func (b *backlog) readAt(dst []byte, r int64, max int) ([]byte, error) {
 	dst = append(dst, b.buf[at:at+first]...)
 	return append(dst, b.buf[:n-first]...), nil
 }
+
+// The exported face of the ring, for the Redis replica: a replica shard
+// keeps the stream it applied in a Backlog, and a promoted shard hands it
+// to Promote so that replicas of the old primary continue from it.
+
+// Write appends stream bytes.
+func (b *Backlog) Write(p []byte) { b.write(p) }
+
+// End is the stream offset after the last byte appended.
+func (b *Backlog) End() int64 { return b.end }
+
+// Reset forgets every byte held and restarts the stream at offset.
+func (b *Backlog) Reset(offset int64) { b.reset(offset) }
+
+// Len is the number of bytes held.
+func (b *Backlog) Len() int64 { return b.hist }
+
+// Size is the ring's capacity.
+func (b *Backlog) Size() int64 { return b.size() }
+
+// ReadAt appends to dst up to max bytes of the stream from position r
+// (an error when r is no longer held).
+func (b *Backlog) ReadAt(dst []byte, r int64, max int) ([]byte, error) { return b.readAt(dst, r, max) }

@@ -9,7 +9,7 @@ import (
 )
 
 func TestBacklogWrapsAround(t *testing.T) {
-	b := newBacklog(8, 0)
+	b := NewBacklog(8, 0)
 	b.write([]byte("abcde"))
 	assert.Equal(t, int64(0), b.start())
 	b.write([]byte("fghij")) // wraps: positions 2..9 held
@@ -37,7 +37,7 @@ func TestBacklogWrapsAround(t *testing.T) {
 }
 
 func TestBacklogWriteLargerThanRing(t *testing.T) {
-	b := newBacklog(4, 3)
+	b := NewBacklog(4, 3)
 	b.write([]byte("0123456789"))
 	assert.Equal(t, int64(13), b.end)
 	assert.Equal(t, int64(9), b.start())
@@ -51,7 +51,7 @@ func TestBacklogWriteLargerThanRing(t *testing.T) {
 }
 
 func TestBacklogCoversEdges(t *testing.T) {
-	b := newBacklog(4, 100) // a fresh ring: nothing held, end 100
+	b := NewBacklog(4, 100) // a fresh ring: nothing held, end 100
 	assert.True(t, b.covers(100), "a follower exactly at the end misses nothing")
 	assert.False(t, b.covers(99))
 	assert.False(t, b.covers(101))
@@ -72,7 +72,7 @@ func TestBacklogCoversEdges(t *testing.T) {
 func TestBacklogMatchesModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, size := range []int{1, 7, 64} {
-		b := newBacklog(size, 0)
+		b := NewBacklog(size, 0)
 		var stream []byte
 		for i := 0; i < 2000; i++ {
 			p := make([]byte, rng.IntN(2*size+2))

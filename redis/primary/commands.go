@@ -20,6 +20,7 @@ type connState struct {
 type txn struct {
 	cmds   [][][]byte
 	failed bool // a command was refused while queueing: EXEC aborts
+	admin  bool // holds an administrative command: EXEC runs them one by one
 }
 
 func stateOf(c *server.Conn) *connState {
@@ -67,11 +68,14 @@ func (p *Primary) handle(c *server.Conn, args [][]byte) error {
 	if st.tx != nil {
 		return p.handleQueued(c, st, name, args)
 	}
+	if done, err := p.admin(c, name, args); done {
+		return err
+	}
 	switch name {
 	case "psync":
 		return p.handlePSYNC(c, args)
 	case "sync":
-		return c.WriteError("ERR SYNC is not supported: use PSYNC")
+		return p.handleSYNC(c, args)
 	case "replconf":
 		return p.handleREPLCONF(c, &st.repl, args)
 	case "info":
@@ -99,6 +103,9 @@ func (p *Primary) handle(c *server.Conn, args [][]byte) error {
 func (p *Primary) exec(db *int, args [][]byte) resp.Value {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return resp.Error(demotedReply) // demoted (or closing) while the command was on its way
+	}
 	// A Go error (unknown command, bad database) comes with the error
 	// reply to send; nothing was changed.
 	res, _ := p.ks.Exec(db, args)
@@ -121,6 +128,9 @@ func (p *Primary) handleQueued(c *server.Conn, st *connState, name string, args 
 		if tx.failed {
 			return c.WriteError("EXECABORT Transaction discarded because of previous errors.")
 		}
+		if tx.admin {
+			return server.RunQueued(c, tx.cmds, p.handle)
+		}
 		return c.WriteValue(p.execAll(&c.DB, tx.cmds))
 	case "discard":
 		st.tx = nil
@@ -131,6 +141,11 @@ func (p *Primary) handleQueued(c *server.Conn, st *connState, name string, args 
 	case "watch":
 		st.tx.failed = true
 		return c.WriteError("ERR WATCH inside MULTI is not allowed")
+	}
+	if adminCommands[name] {
+		st.tx.cmds = append(st.tx.cmds, args)
+		st.tx.admin = true
+		return c.WriteSimpleString("QUEUED")
 	}
 	if !keyspaceCommands[name] {
 		st.tx.failed = true
@@ -148,6 +163,9 @@ func (p *Primary) handleQueued(c *server.Conn, st *connState, name string, args 
 func (p *Primary) execAll(db *int, cmds [][][]byte) resp.Value {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return resp.Error(demotedReply)
+	}
 	start := *db
 	results, err := p.ks.ExecAll(db, cmds)
 	if err != nil {

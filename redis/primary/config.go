@@ -2,9 +2,12 @@ package primary
 
 import (
 	"fmt"
+	"io"
 	"time"
 
+	"github.com/replsm/replsm/redis/pubsub"
 	"github.com/replsm/replsm/redis/resp"
+	"github.com/replsm/replsm/redis/server"
 )
 
 // Config holds a Primary's tunables. Start from DefaultConfig.
@@ -48,6 +51,20 @@ type Config struct {
 
 	// Limits bound what a client may send.
 	Limits resp.Limits
+
+	// Rand is where replication ids are drawn from (nil: crypto/rand);
+	// tests and seeded runs inject a repeatable source.
+	Rand io.Reader
+
+	// Hub holds the pub/sub subscriptions; nil gives the primary its own.
+	// A promoted replica passes its own, so subscribers stay subscribed
+	// across the role change.
+	Hub *pubsub.Hub
+
+	// ReplicaOf, if set, serves REPLICAOF/SLAVEOF host port (the demotion
+	// of this primary; see docs/failover.md). Without it the command is
+	// refused. REPLICAOF NO ONE is always +OK.
+	ReplicaOf func(c *server.Conn, host, port []byte) error
 }
 
 // DefaultConfig returns Redis 7.0's numbers: a 1 MiB backlog, a ping every

@@ -16,6 +16,12 @@
 // transaction) is wrapped in MULTI ... EXEC. Keys whose TTL passes are
 // deleted by an active expire cycle and streamed as DEL.
 //
+// For Redis Sentinel it also serves SUBSCRIBE/UNSUBSCRIBE/PUBLISH
+// (redis/pubsub; a PUBLISH is delivered here and streamed to the
+// followers), CLIENT SETNAME/GETNAME/KILL, CONFIG REWRITE (+OK) and
+// REPLICAOF NO ONE (+OK), also queued in MULTI, where a transaction
+// holding one of them runs command by command at EXEC.
+//
 // # The stream
 //
 // The primary keeps a 40-character replication id, a byte offset, and a
@@ -36,6 +42,7 @@
 //   - PSYNC <our id> <offset> with offset-1 still in the backlog gets
 //     "+CONTINUE <id>" and the missed bytes, then the live stream
 //     (NotSync -> BinlogSync).
+//
 //   - Anything else gets "+FULLRESYNC <id> <offset>", an RDB v10 snapshot
 //     ("$<len>\r\n" framing, or "$EOF:<mark>" with Config.DisklessEOF to a
 //     follower that said capa eof, after which the stream waits for its
@@ -44,6 +51,13 @@
 //     while a snapshot is being built share it (follower.Snapshots): one build,
 //     one id and offset for all of them. Bare "\n" keepalives go out while
 //     they wait.
+//
+//   - The old SYNC is a full sync whose "$<len>" payload comes without a
+//     +FULLRESYNC line.
+//
+//   - After Promote (a replica's history, docs/failover.md) the id it
+//     followed is the second id (master_replid2): PSYNC with it continues up
+//     to second_repl_offset, and a follower ahead of that gets a full sync.
 //
 // Every session streams straight from the backlog; a follower that falls
 // further behind than the backlog is disconnected and comes back with a

@@ -12,6 +12,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/replsm/replsm/redis/keyspace"
+	"github.com/replsm/replsm/redis/pubsub"
 	"github.com/replsm/replsm/redis/server"
 	"github.com/replsm/replsm/slot"
 )
@@ -28,6 +29,7 @@ type Primary struct {
 	rt        *host.Runtime
 	snaps     follower.Snapshots[uint64, *snapshot] // keyed by history epoch
 	hooks     testHooks
+	hub       *pubsub.Hub // SUBSCRIBE/PUBLISH (admin.go)
 
 	// mu orders the replication stream. Every keyspace command runs under
 	// it together with the append of what it propagated, and a snapshot is
@@ -36,7 +38,9 @@ type Primary struct {
 	// a follower.Follower (whose driver takes mu) or doing network I/O.
 	mu       sync.Mutex
 	replID   string
-	bl       *backlog
+	replID2  string // the history continued before a promotion ("" none)
+	offset2  int64  // second_repl_offset: where replID2's history ended here; -1 none
+	bl       *Backlog
 	seldb    int           // database of the stream's last SELECT; -1 forces one
 	wake     chan struct{} // closed and replaced on every append
 	epoch    uint64        // bumped by ForgetHistory
@@ -51,6 +55,7 @@ type Primary struct {
 
 	done      chan struct{} // closed by Close
 	wg        sync.WaitGroup
+	sessWG    sync.WaitGroup // replication sessions, which run on the server's goroutines
 	closeOnce sync.Once
 }
 
@@ -58,6 +63,7 @@ type Primary struct {
 type counters struct {
 	fullSyncs    atomic.Uint64
 	partialSyncs atomic.Uint64
+	partialErr   atomic.Uint64
 	resumedBytes atomic.Uint64
 	staleAcks    atomic.Uint64
 	fellBehind   atomic.Uint64
@@ -76,6 +82,11 @@ type testHooks struct {
 // timeouts, the stream's ping, active expiry) on clk; call Listen to serve
 // and Close to stop. A nil logger discards.
 func New(cfg Config, clk clock.Clock, logger *slog.Logger) (*Primary, error) {
+	return newPrimary(cfg, clk, logger, nil)
+}
+
+// newPrimary is New on the keyspace ks (nil: a new empty one).
+func newPrimary(cfg Config, clk clock.Clock, logger *slog.Logger, ks *keyspace.Keyspace) (*Primary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -85,20 +96,29 @@ func New(cfg Config, clk clock.Clock, logger *slog.Logger) (*Primary, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if ks == nil {
+		ks = keyspace.New(clk)
+	}
+	hub := cfg.Hub
+	if hub == nil {
+		hub = pubsub.New(pubsub.Options{Logger: logger})
+	}
 	p := &Primary{
 		cfg:      cfg,
 		clk:      clk,
 		log:      logger,
-		ks:       keyspace.New(clk),
+		ks:       ks,
 		replID:   cfg.ReplID,
-		bl:       newBacklog(cfg.BacklogSize, 0),
+		offset2:  -1,
+		bl:       NewBacklog(cfg.BacklogSize, 0),
 		seldb:    -1,
 		wake:     make(chan struct{}),
 		sessions: map[slot.Session]*session{},
 		done:     make(chan struct{}),
+		hub:      hub,
 	}
 	if p.replID == "" {
-		p.replID = newReplID()
+		p.replID = NewReplID(cfg.Rand)
 	}
 	p.rt = host.NewRuntime(clk, logger, 0)
 	fs, err := follower.NewSet(follower.Options{
@@ -203,7 +223,11 @@ func (p *Primary) Close() error {
 		if p.srv != nil {
 			err = p.srv.Close()
 		}
+		if p.cfg.Hub == nil {
+			p.hub.Close() // a shared hub is its owner's to close
+		}
 		p.wg.Wait()
+		p.sessWG.Wait()
 		p.rt.Stop()
 		p.log.Info("primary closed")
 	})
@@ -241,7 +265,8 @@ func (p *Primary) ForgetHistory() error {
 		return ErrClosed
 	}
 	old := p.replID
-	p.replID = newReplID()
+	p.replID = NewReplID(p.cfg.Rand)
+	p.replID2, p.offset2 = "", -1
 	p.epoch++
 	p.bl.reset(0)
 	p.seldb = -1

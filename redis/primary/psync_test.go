@@ -11,7 +11,7 @@ import (
 // repl_backlog_first_byte_offset 13, master_repl_offset 20), so PSYNC
 // offsets 13..21 can resume.
 func TestPlanPSYNC(t *testing.T) {
-	bl := newBacklog(8, 0)
+	bl := NewBacklog(8, 0)
 	bl.write([]byte("0123456789abcdefghij"))
 	tests := []struct {
 		name   string
@@ -46,7 +46,7 @@ func TestPlanPSYNC(t *testing.T) {
 }
 
 func TestPlanPSYNCFreshPrimary(t *testing.T) {
-	bl := newBacklog(16, 0)
+	bl := NewBacklog(16, 0)
 	assert.True(t, planPSYNC(testReplID, bl, testReplID, 1).resume, "nothing streamed yet, nothing missed")
 	assert.False(t, planPSYNC(testReplID, bl, testReplID, 2).resume)
 }

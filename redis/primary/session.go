@@ -64,6 +64,7 @@ type session struct {
 	port   int
 	remote string
 	conf   replconf
+	legacy bool // SYNC, not PSYNC: the snapshot comes with no +FULLRESYNC line
 	nc     net.Conn
 	br     *bufio.Reader
 	f      *follower.Follower
@@ -141,8 +142,35 @@ func (p *Primary) handlePSYNC(c *server.Conn, args [][]byte) error {
 	return nil
 }
 
+// handleSYNC answers the pre-PSYNC "SYNC": always a full sync, the payload
+// without a +FULLRESYNC line and always "$<len>" framed, as Redis serves
+// old replicas and tools.
+func (p *Primary) handleSYNC(c *server.Conn, args [][]byte) error {
+	if len(args) != 1 {
+		return c.WriteError(server.WrongArgs(args[0]))
+	}
+	conf := stateOf(c).repl
+	conf.eof = false
+	nc, br, err := c.Hijack()
+	if err != nil {
+		return err
+	}
+	s := newSession(p, c, nc, br, conf)
+	s.legacy = true
+	p.runSession(s, "?", -1)
+	return nil
+}
+
 func (p *Primary) runSession(s *session, askedID string, askedOff int64) {
 	defer s.nc.Close()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.sessWG.Add(1) // under p.mu, so Close's Wait never races an Add
+	p.mu.Unlock()
+	defer p.sessWG.Done()
 	s.f = p.followers.Add(s.id) // closes a previous session of this follower
 	s.sess = s.f.Session()
 	if !p.register(s) {
@@ -261,7 +289,7 @@ func (s *session) send(askedID string, askedOff int64) error {
 	p := s.p
 	p.mu.Lock()
 	id, epoch := p.replID, p.epoch
-	plan := planPSYNC(id, p.bl, askedID, askedOff)
+	plan := planPSYNC2(history{id: id, id2: p.replID2, offset2: p.offset2}, p.bl, askedID, askedOff)
 	p.mu.Unlock()
 
 	if plan.resume {
@@ -285,13 +313,19 @@ func (s *session) send(askedID string, askedOff int64) error {
 		return err
 	}
 	p.stats.fullSyncs.Add(1)
+	if askedID != "?" {
+		p.stats.partialErr.Add(1)
+	}
+	p.log.Info("full resync", "follower", s.id, "reason", plan.reason)
 	s.full.Store(true)
 	snap, err := s.awaitSnapshot(epoch)
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(s.nc, "+FULLRESYNC %s %d\r\n", snap.replID, snap.offset); err != nil {
-		return err
+	if !s.legacy {
+		if _, err := fmt.Fprintf(s.nc, "+FULLRESYNC %s %d\r\n", snap.replID, snap.offset); err != nil {
+			return err
+		}
 	}
 	s.sent.Store(snap.offset)
 	s.phase.Store(int32(phaseSendBulk))

@@ -224,7 +224,7 @@ func TestMalformedReplicationCommands(t *testing.T) {
 		{[]string{"REPLCONF", "listening-port", "70000"}, "-ERR value is not an integer or out of range"},
 		{[]string{"REPLCONF", "foo", "bar"}, "-ERR Unrecognized REPLCONF option: foo"},
 		{[]string{"REPLCONF", "capa", "whatever"}, "+OK"},
-		{[]string{"SYNC"}, "-ERR SYNC is not supported: use PSYNC"},
+		{[]string{"SYNC", "extra"}, "-ERR wrong number of arguments for 'sync' command"},
 	} {
 		c.send(tt.args...)
 		c.expectLine(tt.want)

@@ -123,12 +123,24 @@ func (p *Primary) Digest() string { return p.ks.Digest() }
 func (p *Primary) handleINFO(c *server.Conn, args [][]byte) error {
 	if len(args) > 1 {
 		switch lowerName(args[1]) {
-		case "replication", "default", "all", "everything":
+		case "replication", "default":
+		case "stats":
+			return c.WriteBulkString(p.infoStats())
+		case "all", "everything":
+			return c.WriteBulkString(p.infoReplication() + "\r\n" + p.infoStats())
 		default:
 			return c.WriteBulkString("")
 		}
 	}
 	return c.WriteBulkString(p.infoReplication())
+}
+
+// infoStats is INFO's Stats section, the sync counters only, in Redis's
+// names: full syncs served, partial ones accepted, and PSYNCs that named a
+// history but were refused a partial resync.
+func (p *Primary) infoStats() string {
+	return fmt.Sprintf("# Stats\r\nsync_full:%d\r\nsync_partial_ok:%d\r\nsync_partial_err:%d\r\n",
+		p.stats.fullSyncs.Load(), p.stats.partialSyncs.Load(), p.stats.partialErr.Load())
 }
 
 // noReplID2 is what Redis shows as master_replid2 when it has no second id.
@@ -139,7 +151,7 @@ const noReplID2 = "0000000000000000000000000000000000000000"
 func (p *Primary) infoReplication() string {
 	followers := p.Followers()
 	p.mu.Lock()
-	id, offset := p.replID, p.bl.end
+	id, offset, id2, off2 := p.replID, p.bl.end, p.replID2, p.offset2
 	first, hist, size := p.bl.start()+1, p.bl.hist, p.bl.size()
 	p.mu.Unlock()
 	now := p.clk.Now()
@@ -156,8 +168,11 @@ func (p *Primary) infoReplication() string {
 			i, f.IP, f.Port, f.RedisState, f.AckedOffset, lag)
 	}
 	b.WriteString("master_failover_state:no-failover\r\n")
-	fmt.Fprintf(&b, "master_replid:%s\r\nmaster_replid2:%s\r\n", id, noReplID2)
-	fmt.Fprintf(&b, "master_repl_offset:%d\r\nsecond_repl_offset:-1\r\n", offset)
+	if id2 == "" {
+		id2 = noReplID2
+	}
+	fmt.Fprintf(&b, "master_replid:%s\r\nmaster_replid2:%s\r\n", id, id2)
+	fmt.Fprintf(&b, "master_repl_offset:%d\r\nsecond_repl_offset:%d\r\n", offset, off2)
 	fmt.Fprintf(&b, "repl_backlog_active:1\r\nrepl_backlog_size:%d\r\n", size)
 	fmt.Fprintf(&b, "repl_backlog_first_byte_offset:%d\r\nrepl_backlog_histlen:%d\r\n", first, hist)
 	return b.String()

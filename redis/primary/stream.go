@@ -81,24 +81,45 @@ type psyncPlan struct {
 	reason string // why, in words, for the follower's transition record
 }
 
-// planPSYNC decides between +CONTINUE and +FULLRESYNC as Redis 7.0's
-// masterTryPartialResynchronization does (without a second replication
-// id: ForgetHistory discards the old history entirely). askedOff is the
-// PSYNC argument, one more than the follower's processed bytes.
-func planPSYNC(myID string, bl *backlog, askedID string, askedOff int64) psyncPlan {
+// history names the stream a primary can continue: its own id, and the
+// id it continued before its promotion (Redis's replid2) up to offset2
+// (second_repl_offset, the first offset the old history did not have; -1
+// without a second id).
+type history struct {
+	id, id2 string
+	offset2 int64
+}
+
+// planPSYNC decides for a primary with one replication id.
+func planPSYNC(myID string, bl *Backlog, askedID string, askedOff int64) psyncPlan {
+	return planPSYNC2(history{id: myID, offset2: -1}, bl, askedID, askedOff)
+}
+
+// planPSYNC2 decides between +CONTINUE and +FULLRESYNC as Redis 7.0's
+// masterTryPartialResynchronization does. askedOff is the PSYNC argument,
+// one more than the follower's processed bytes. A follower of the previous
+// history continues only up to where that history ended here: one that is
+// ahead of it holds bytes this primary never had, so it must full-sync.
+func planPSYNC2(h history, bl *Backlog, askedID string, askedOff int64) psyncPlan {
 	switch {
 	case askedID == "?":
 		return psyncPlan{reason: "full resync requested by replica (PSYNC ? " + strconv.FormatInt(askedOff, 10) + ")"}
-	case askedID != myID:
-		return psyncPlan{reason: fmt.Sprintf("replication id mismatch: replica asked for %q, mine is %q", askedID, myID)}
+	case askedID != h.id && (h.id2 == "" || askedID != h.id2):
+		return psyncPlan{reason: fmt.Sprintf("replication id mismatch: replica asked for %q, mine is %q", askedID, h.id)}
+	case askedID != h.id && askedOff > h.offset2:
+		return psyncPlan{reason: fmt.Sprintf("replica asked for offset %d of the previous history %q, which ended here at %d: it is ahead of this primary", askedOff, askedID, h.offset2)}
 	case askedOff < 1 || !bl.covers(askedOff-1):
 		return psyncPlan{reason: fmt.Sprintf("offset %d not in backlog (it holds %d..%d)", askedOff, bl.start()+1, bl.end+1)}
 	}
 	owed := bl.end - (askedOff - 1)
+	via := ""
+	if askedID != h.id {
+		via = " of the previous history"
+	}
 	return psyncPlan{
 		resume: true,
 		pos:    askedOff - 1,
 		owed:   owed,
-		reason: fmt.Sprintf("partial resync from offset %d: %d bytes of backlog to send", askedOff, owed),
+		reason: fmt.Sprintf("partial resync from offset %d%s: %d bytes of backlog to send", askedOff, via, owed),
 	}
 }

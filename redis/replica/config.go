@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/replsm/replsm/outbox"
+	"github.com/replsm/replsm/redis/primary"
 	core "github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
 )
@@ -97,6 +98,19 @@ type Config struct {
 	// Replica.Reset refill the budget at once.
 	OnExhausted func(slot.Exhaustion)
 
+	// StartAsPrimary starts the (single) shard as a writable primary with an
+	// empty keyspace and a new history, as `replsm primary` does: nothing
+	// is followed until REPLICAOF host port demotes it (docs/failover.md).
+	// The shard's endpoint is then only a placeholder.
+	StartAsPrimary bool
+
+	// Primary adjusts the configuration a promoted shard runs with as a
+	// primary (REPLICAOF NO ONE, docs/failover.md); it starts from
+	// primary.DefaultConfig(). Its BacklogSize is also the size of the
+	// backlog every shard keeps of the stream it applies. Nil keeps the
+	// defaults.
+	Primary func(*primary.Config)
+
 	// Seed makes the backoff jitter repeatable; zero draws a random seed,
 	// so two replica processes never retry at the same instants.
 	Seed uint64
@@ -135,6 +149,16 @@ type Config struct {
 	// and does not survive the process. outbox.NewHTTPSink builds the
 	// usual sink.
 	Notify outbox.Sink
+
+	// ReplicaPriority is what INFO replication reports as slave_priority
+	// (and replica_priority). Sentinel never promotes a replica of
+	// priority 0, the default: this replica cannot take writes. Must be
+	// >= 0.
+	ReplicaPriority int
+
+	// Sentinel, when set, makes the shards it names follow the primary
+	// Redis Sentinel names for them (sentinel.go, docs/sentinel.md).
+	Sentinel *SentinelConfig
 
 	// Outbox tunes delivery to Notify: backoff, breaker threshold and
 	// cooldown, backlog warning threshold. Zero fields take the outbox
@@ -177,6 +201,9 @@ func DefaultConfig() Config {
 // Validate reports the first problem, wrapping ErrInvalidConfig (or the
 // core's ErrInvalidConfig for the slot and instance policies).
 func (c Config) Validate() error {
+	if c.StartAsPrimary && len(c.Shards) != 1 {
+		return fmt.Errorf("%w: StartAsPrimary needs exactly one shard, got %d", ErrInvalidConfig, len(c.Shards))
+	}
 	if len(c.Shards) == 0 {
 		return fmt.Errorf("%w: no shards", ErrInvalidConfig)
 	}
@@ -201,6 +228,12 @@ func (c Config) Validate() error {
 		if d.v <= 0 {
 			return fmt.Errorf("%w: %s must be > 0, got %s", ErrInvalidConfig, d.name, d.v)
 		}
+	}
+	if c.ReplicaPriority < 0 {
+		return fmt.Errorf("%w: ReplicaPriority must be >= 0, got %d", ErrInvalidConfig, c.ReplicaPriority)
+	}
+	if err := c.Sentinel.validate(c.Shards); err != nil {
+		return err
 	}
 	if c.StreamStartAckPeriod < 0 {
 		return fmt.Errorf("%w: StreamStartAckPeriod must be >= 0, got %s", ErrInvalidConfig, c.StreamStartAckPeriod)

@@ -95,11 +95,24 @@
 //	                        to one shard, or back to the union
 //	REPLSM.RESET <id>       operator reset of a shard in Error
 //	REPLICAOF host port     re-point the shard in scope at another primary (SLAVEOF too);
-//	                        the primary already followed is a no-op; NO ONE is refused (no promotion yet)
-//	REPLSM.REPLICAOF <id> host port
+//	                        the primary already followed is a no-op; on a promoted
+//	                        shard it is a demotion that continues the shard's own history
+//	REPLICAOF NO ONE        promote the shard in scope to a writable primary in place,
+//	                        keeping the stream it applied (PSYNC2, docs/failover.md)
+//	REPLSM.REPLICAOF <id> host port|NO ONE
 //	                        the same for a named shard
 //	REPLSM.INFO             the core's instance and slot status, and the
 //	                        milestone outbox's backlog and breaker
+//
+// For Redis Sentinel it also serves SUBSCRIBE/UNSUBSCRIBE/PUBLISH
+// (redis/pubsub; a PUBLISH read from the replication stream is delivered to
+// this replica's subscribers), CLIENT SETNAME/GETNAME/KILL, CONFIG REWRITE
+// (+OK) and MULTI ... EXEC, whose commands run one after the other.
+// A shard named in Config.Sentinel follows whichever primary the sentinels
+// name (sentinel.go, docs/sentinel.md): it holds off a primary being failed
+// over from +try-failover, and re-points on +switch-master once the
+// announced node's ROLE says master. INFO reports slave_priority 0
+// (Config.ReplicaPriority), so Sentinel never promotes it.
 //
 // Writes answer "-READONLY You can't write against a read only replica.".
 package replica

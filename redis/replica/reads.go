@@ -28,7 +28,9 @@ const maxScanCursors = 64
 
 // connState is a read connection's own state (server.Conn.Data).
 type connState struct {
-	scope *shard // nil: all shards
+	scope *shard  // nil: all shards
+	tx    *queued // between MULTI and EXEC (admin.go)
+	prim  any     // the primary's own state while the shard is promoted (roles.go)
 
 	// SCAN over several shards needs a cursor that says which shard and
 	// where in it; the client gets a small number that names one.
@@ -63,6 +65,12 @@ func (r *Replica) shardsFor(st *connState) []*shard {
 func (r *Replica) handle(c *server.Conn, args [][]byte) error {
 	st := state(c)
 	name := strings.ToLower(string(args[0]))
+	if p := r.promoted(st); p != nil && st.tx == nil && !strings.HasPrefix(name, "replsm.") {
+		return r.asPrimary(c, st, p, args)
+	}
+	if done, err := r.admin(c, st, name, args); done {
+		return err
+	}
 	switch name {
 	case "ping":
 		switch len(args) {
@@ -115,7 +123,7 @@ func (r *Replica) handle(c *server.Conn, args [][]byte) error {
 		return r.mget(c, st, args)
 	case "scan":
 		return r.scan(c, st, args)
-	case "multi", "exec", "discard", "watch":
+	case "watch":
 		return c.WriteErrorf("ERR %s is not supported on this replica", strings.ToUpper(name))
 	}
 	// PFCOUNT is a write only in that it caches the cardinality; Redis

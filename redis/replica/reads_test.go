@@ -149,7 +149,8 @@ func TestReadsRefuseWrites(t *testing.T) {
 		err := u.Do(ctx, args...).Err()
 		assert.EqualError(t, err, "READONLY You can't write against a read only replica.", "%v", args)
 	}
-	assert.ErrorContains(t, u.Do(ctx, "MULTI").Err(), "not supported")
+	_, err := u.TxPipelined(ctx, func(p redis.Pipeliner) error { p.Set(ctx, "k", "v", 0); return nil })
+	assert.ErrorContains(t, err, "EXECABORT", "a write queued in MULTI aborts EXEC, as on a Redis replica")
 	assert.ErrorContains(t, u.Do(ctx, "NOSUCHCOMMAND", "x").Err(), "unknown command")
 	assert.ErrorContains(t, u.Do(ctx, "GET").Err(), "wrong number of arguments")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/replsm/replsm/observe"
+	"github.com/replsm/replsm/redis/pubsub"
 	"github.com/replsm/replsm/redis/server"
 	core "github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
@@ -38,12 +40,18 @@ type Replica struct {
 	dur    *durable  // nil without Config.StateDir
 	notify *notifier // nil without Config.Notify
 
+	hub      *pubsub.Hub      // SUBSCRIBE/PUBLISH on the read port (admin.go)
+	rnd      io.Reader        // replication ids of promoted shards (roles.go)
 	metrics  *observe.Metrics // the core's metrics plus this embedding's (metrics.go)
 	feed     *observe.Feed    // the last transitions, for the status page
 	started0 time.Time        // for INFO server's uptime
 	runID    string
 	stopLag  context.CancelFunc
+	sent     *sentinelFollower // nil without Config.Sentinel (sentinel.go)
 
+	repointMu sync.Mutex // one re-point at a time, whoever asks (repoint.go)
+
+	roleMu  sync.Mutex // one promotion or demotion at a time (roles.go)
 	mu      sync.Mutex
 	started bool
 	closed  bool
@@ -80,7 +88,8 @@ func New(cfg Config, clk clock.Clock) (_ *Replica, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Replica{cfg: cfg, clk: clk, log: log, byID: map[slot.ID]*shard{}, metas: map[slot.Session]func(){}}
+	r := &Replica{cfg: cfg, clk: clk, log: log, byID: map[slot.ID]*shard{}, metas: map[slot.Session]func(){},
+		hub: pubsub.New(pubsub.Options{Logger: log}), rnd: newRand(cfg.Seed)}
 	defer func() {
 		if err != nil {
 			r.closeState()
@@ -142,12 +151,17 @@ func New(cfg Config, clk clock.Clock) (_ *Replica, err error) {
 		if err != nil {
 			return nil, err
 		}
-		sh := newShard(id, cfg.Shards[id], s, clk)
+		sh := newShard(id, cfg.Shards[id], s, clk, r.primaryConfig().BacklogSize)
 		r.order = append(r.order, sh)
 		r.byID[id] = sh
 	}
 	if r.dur != nil {
 		if err := r.dur.restore(r.order); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Sentinel != nil {
+		if r.sent, err = newSentinelFollower(r); err != nil {
 			return nil, err
 		}
 	}
@@ -212,8 +226,14 @@ func (r *Replica) Start() error {
 	r.mu.Unlock()
 
 	r.inst.Start()
+	if r.cfg.StartAsPrimary {
+		return r.promote(r.order[0], "started as a primary")
+	}
 	if _, err := r.inst.SlaveOf(r.masterLabel()); err != nil {
 		return err
+	}
+	if r.sent != nil {
+		r.sent.start()
 	}
 	return nil
 }
@@ -247,12 +267,17 @@ func (r *Replica) Close() error {
 	}
 	r.mu.Unlock()
 
+	if r.sent != nil {
+		r.sent.close() // no re-point from here on
+	}
 	// Timers first, so no transition starts a session while we stop them.
 	r.inst.Stop()
 	var err error
 	if srv != nil {
 		err = srv.Close()
 	}
+	r.closePromoted()
+	r.hub.Close()
 	r.mu.Lock()
 	for _, sh := range r.order {
 		if sh.live != nil {

@@ -172,6 +172,9 @@ func (s *session) run() {
 
 // sync runs the session's phases in order and returns why it ended.
 func (s *session) sync() error {
+	if err := s.rep.failoverHold(s.sh, s.endpoint); err != nil {
+		return err // a sentinel failover of this primary is under way (sentinel.go)
+	}
 	if err := s.dial(); err != nil {
 		return fmt.Errorf("%w: %w", errUnreached, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/replsm/replsm/redis/keyspace"
+	"github.com/replsm/replsm/redis/primary"
 	"github.com/replsm/replsm/slot"
 )
 
@@ -123,6 +124,13 @@ type shard struct {
 
 	persist persist // snapshots in Config.StateDir (durable.go)
 
+	// The stream applied, for promotion (history.go), and the primary the
+	// shard is while promoted (roles.go).
+	histMu sync.Mutex
+	hist   *primary.Backlog // nil while promoted
+	pend   []byte           // bytes of an open MULTI
+	prim   atomic.Pointer[primary.Primary]
+
 	obs shardObs // what INFO and the metrics say beyond the counters above
 }
 
@@ -157,10 +165,10 @@ func (o *shardObs) transferProgress() (active bool, total, read int64) {
 	return true, total, read
 }
 
-func newShard(id slot.ID, endpoint string, s *slot.Slot, clk clock.Clock) *shard {
+func newShard(id slot.ID, endpoint string, s *slot.Slot, clk clock.Clock, backlog int) *shard {
 	ks := keyspace.New(clk)
 	ks.SetReplica(true)
-	sh := &shard{id: id, slot: s, ks: ks}
+	sh := &shard{id: id, slot: s, ks: ks, hist: primary.NewBacklog(backlog, 0)}
 	sh.ep.Store(parseEndpoint(endpoint)) // checked by Config.Validate
 	return sh
 }

@@ -45,6 +45,11 @@ type applier struct {
 	applied uint64 // write commands applied
 	// onSkip, if set, hears of every command skipped and why.
 	onSkip func(args [][]byte, reason string)
+	// onPublish, if set, hears of every PUBLISH in the stream.
+	onPublish func(channel, message []byte)
+	// onValue, if set, hears of every value fed, its size and the applied
+	// offset after it (the shard's backlog, history.go).
+	onValue func(v resp.Value, n, off int64)
 
 	inMulti bool
 	queued  [][][]byte
@@ -90,6 +95,9 @@ func (a *applier) command(args [][]byte, n int64) (action, error) {
 	case equalFold(name, "ping"), equalFold(name, "publish"):
 		// The primary's keepalive, and pub/sub traffic a primary forwards to
 		// its replicas' subscribers: counted, nothing to store.
+		if a.onPublish != nil && len(args) == 3 && equalFold(name, "publish") {
+			a.onPublish(args[1], args[2])
+		}
 		a.consume(n)
 		return action{}, nil
 	case equalFold(name, "replconf"):
@@ -231,7 +239,11 @@ func (a *applier) next(rd *resp.Reader) (action, error) {
 	if err != nil {
 		return action{}, err
 	}
-	return a.feed(v, n)
+	act, err := a.feed(v, n)
+	if err == nil && a.onValue != nil {
+		a.onValue(v, n, a.off)
+	}
+	return act, err
 }
 
 // stream reads and applies the command stream until it fails or the slot
@@ -245,7 +257,9 @@ func (s *session) stream(rd *resp.Reader) error {
 			s.logger().Error("command from the primary not applied; skipped, the shard keeps streaming",
 				slog.String("command", clipText(string(args[0]))), slog.String("reason", reason))
 		}
-	}}
+	}, onPublish: func(ch, msg []byte) { s.rep.hub.Publish(ch, msg) },
+		onValue: func(v resp.Value, n, off int64) { sh.keep(v, n, off, s.logger()) }}
+	sh.histFrom(cur.Offset)
 	dur := s.rep.dur
 	for {
 		if s.left.Load() {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/replsm/replsm/redis/resp"
 )
@@ -29,7 +31,14 @@ type Conn struct {
 	w      *resp.Writer
 	remote string
 
-	hijacked bool
+	// wmu serialises the connection's writers: the connection goroutine
+	// holds it while a Handler runs and while it flushes; Push takes it
+	// between requests.
+	wmu      sync.Mutex
+	hijacked atomic.Bool
+	killed   atomic.Bool
+	name     atomic.Pointer[string] // CLIENT SETNAME
+	onClose  []func()               // run by the connection goroutine when it exits
 }
 
 func newConn(s *Server, id uint64, nc net.Conn) *Conn {
@@ -45,7 +54,7 @@ func newConn(s *Server, id uint64, nc net.Conn) *Conn {
 type guard struct{ c *Conn }
 
 func (g guard) Write(p []byte) (int, error) {
-	if g.c.hijacked {
+	if g.c.hijacked.Load() {
 		return 0, ErrHijacked
 	}
 	return g.c.bw.Write(p)
@@ -132,7 +141,7 @@ func WrongArgs(name []byte) string {
 // no pipelined request is waiting; a Handler flushes only to push a partial
 // reply out early.
 func (c *Conn) Flush() error {
-	if c.hijacked {
+	if c.hijacked.Load() {
 		return ErrHijacked
 	}
 	return c.bw.Flush()
@@ -147,12 +156,68 @@ func (c *Conn) Flush() error {
 // called twice and with the flush's error if the buffered replies cannot be
 // sent.
 func (c *Conn) Hijack() (net.Conn, *bufio.Reader, error) {
-	if c.hijacked {
+	if c.hijacked.Load() {
 		return nil, nil, ErrHijacked
 	}
 	if err := c.bw.Flush(); err != nil {
 		return nil, nil, err
 	}
-	c.hijacked = true
+	c.hijacked.Store(true)
+	// The Handler runs on under the writers' lock the server took for it;
+	// release it, so that a Push to this connection fails instead of
+	// waiting for the session to end.
+	c.wmu.Unlock()
 	return c.nc, c.br, nil
+}
+
+// Hijacked reports whether the connection has been hijacked. Safe from any
+// goroutine.
+func (c *Conn) Hijacked() bool { return c.hijacked.Load() }
+
+// Push writes an out-of-band reply (a pub/sub message) from another
+// goroutine: write is called with the connection's writer between two
+// requests, never inside a reply, and what it wrote is flushed. Push waits
+// while a Handler runs on the connection; it fails with ErrHijacked after
+// Hijack, and with the write's error once the connection is closed.
+func (c *Conn) Push(write func(w *resp.Writer) error) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.hijacked.Load() {
+		return ErrHijacked
+	}
+	if err := write(c.w); err != nil {
+		return err
+	}
+	return c.bw.Flush()
+}
+
+// OnClose registers fn to run when the connection ends (on its own
+// goroutine, after the last request). A Handler calls it; fn must not block
+// for long.
+func (c *Conn) OnClose(fn func()) { c.onClose = append(c.onClose, fn) }
+
+func (c *Conn) runOnClose() {
+	for _, fn := range c.onClose {
+		fn()
+	}
+}
+
+// Name is the name given with CLIENT SETNAME ("" when none). Safe from any
+// goroutine.
+func (c *Conn) Name() string {
+	if p := c.name.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// SetName sets the connection's name (CLIENT SETNAME).
+func (c *Conn) SetName(name string) { c.name.Store(&name) }
+
+// Kill closes the network connection now, as CLIENT KILL does: pending and
+// later I/O fail and the connection goroutine ends. Safe from any
+// goroutine.
+func (c *Conn) Kill() {
+	c.killed.Store(true)
+	_ = c.nc.Close()
 }

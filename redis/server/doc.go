@@ -37,6 +37,15 @@
 // connection. Until then Server.Close still closes it, so a session running
 // inside its Handler always ends when the server closes.
 //
+// Out-of-band replies (pub/sub messages) go through Conn.Push from another
+// goroutine: a connection's writers share one lock, which the connection
+// goroutine holds while a Handler runs, so a push never lands inside a
+// reply. Conn.OnClose registers clean-up for when a connection ends.
+// Server.Kill closes the connections a filter picks (CLIENT KILL);
+// HandleCLIENT, HandleAdmin and RunQueued are the administrative commands
+// both roles answer alike (CLIENT, CONFIG REWRITE, EXEC of a transaction
+// run command by command).
+//
 // Close stops accepting, closes every connection and waits for every
 // goroutine the server started, Handlers included.
 package server

@@ -169,6 +169,27 @@ func (s *Server) track(nc net.Conn) (*Conn, bool) {
 	return c, true
 }
 
+// Kill closes every connection for which match returns true, except skip
+// (the connection asking, as CLIENT KILL's SKIPME yes), and returns how
+// many it closed. match runs under the server's lock and must only read
+// what is safe from any goroutine (Hijacked, Name, ID, Remote, the
+// Handler's own synchronised state).
+func (s *Server) Kill(match func(*Conn) bool, skip *Conn) int {
+	s.mu.Lock()
+	var victims []*Conn
+	for c := range s.conns {
+		// A connection already killed is on its way out: not counted twice.
+		if c != skip && !c.killed.Load() && match(c) {
+			victims = append(victims, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range victims {
+		c.Kill()
+	}
+	return len(victims)
+}
+
 func (s *Server) forget(c *Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
@@ -177,9 +198,12 @@ func (s *Server) forget(c *Conn) {
 
 func (s *Server) serve(c *Conn) {
 	defer s.wg.Done()
+	// The Handler's OnClose functions run last, once the server no longer
+	// lists the connection (CLIENT KILL never sees it half gone).
+	defer c.runOnClose()
 	defer s.forget(c)
 	defer func() {
-		if !c.hijacked {
+		if !c.hijacked.Load() {
 			_ = c.nc.Close()
 		}
 	}()
@@ -195,30 +219,39 @@ func (s *Server) serve(c *Conn) {
 	for {
 		args, _, err := rd.ReadCommand()
 		if err != nil {
+			c.wmu.Lock()
 			s.readFailed(c, err)
+			c.wmu.Unlock()
 			return
 		}
 		if bytes.EqualFold(args[0], []byte("QUIT")) {
+			c.wmu.Lock()
 			_ = c.WriteOK()
 			_ = c.bw.Flush()
+			c.wmu.Unlock()
 			return
 		}
+		c.wmu.Lock()
 		herr := s.h(c, args)
-		if c.hijacked {
-			return
+		if c.hijacked.Load() {
+			return // Hijack released the writers' lock
 		}
 		if herr != nil {
 			_ = c.bw.Flush()
+			c.wmu.Unlock()
 			s.log.Debug("handler closed connection", "remote", c.remote, "err", herr)
 			return
 		}
 		// Flush once the pipeline is drained: N pipelined requests, one
 		// write.
+		var ferr error
 		if c.br.Buffered() == 0 {
-			if err := c.bw.Flush(); err != nil {
-				s.log.Debug("write failed", "remote", c.remote, "err", err)
-				return
-			}
+			ferr = c.bw.Flush()
+		}
+		c.wmu.Unlock()
+		if ferr != nil {
+			s.log.Debug("write failed", "remote", c.remote, "err", ferr)
+			return
 		}
 	}
 }
