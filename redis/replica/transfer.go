@@ -2,26 +2,37 @@ package replica
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
-
-	"github.com/benbjohnson/clock"
+	"time"
 
 	"github.com/replsm/replsm/redis/keyspace"
 	"github.com/replsm/replsm/redis/rdb"
+	"github.com/replsm/replsm/redis/resp"
 )
 
-// transfer receives and loads the snapshot that follows +FULLRESYNC. The
-// payload is read whole (slot.Data as its bytes arrive keeps the slot's
-// transfer-idle timer quiet), loaded into a new keyspace, and swapped in
-// only once loading succeeded: a failed or abandoned transfer leaves the
-// shard's data and cursor as they were.
-func (s *session) transfer(br *bufio.Reader, hs handshakeResult) error {
+// transfer receives and loads the snapshot that follows +FULLRESYNC
+// without ever leaving the socket unread (docs/fullsync.md, "No full-sync
+// loop"): the session's goroutine copies the payload into a spool (memory
+// up to Config.SpoolMemory, then a file in the spool dir) at the speed it
+// arrives, with slot.Data as its bytes come, while a loader goroutine
+// builds the new keyspace from the spool as it fills. From the end mark
+// until the load is done it keeps reading the stream that follows into a
+// second spool and acknowledges the snapshot's offset, so the primary
+// always sees a reader at wire speed. The loaded keyspace is swapped in
+// only once complete, with the cursor at the snapshot's offset; then the
+// spooled stream is applied in order and live streaming carries on
+// through the reader returned. A failed or abandoned transfer leaves the
+// shard's data and cursor as they were, and its spool files are removed.
+func (s *session) transfer(br *bufio.Reader, hs handshakeResult) (*resp.Reader, error) {
 	if err := s.sh.slot.DBSyncStarted(s.id, hs.line); err != nil {
-		return fmt.Errorf("%w: %v", errLeft, err)
+		return nil, fmt.Errorf("%w: %v", errLeft, err)
 	}
 	s.phase.Store(int32(phaseTransfer))
 	log := s.logger()
@@ -38,9 +49,74 @@ func (s *session) transfer(br *bufio.Reader, hs handshakeResult) error {
 		o.xferTotal.Store(total)
 		o.xferBase.Store(o.rx.Load() - int64(br.Buffered()) + int64(pre))
 	}
-	loaded, size, err := loadSnapshot(br, s.rep.cfg.MaxPayload, s.rep.clk)
+
+	cfg := s.rep.cfg
+	dir, mem := cfg.spoolDir(), cfg.spoolMemory()
+	snap := newSpool("snapshot", dir, mem, cfg.MaxPayload)
+	stream := newSpool("stream", dir, mem, cfg.MaxStreamSpool)
+	// Leaving the session (or its end) closes both spools: a loader
+	// waiting on the snapshot's stops, and the files go. The snapshot's
+	// goes when the load is over in any case; the stream's once it is
+	// drained (drainSpool) or with the session.
+	stopSnap := context.AfterFunc(s.ctx, func() { _ = snap.Close() })
+	defer func() {
+		stopSnap()
+		_ = snap.Close()
+	}()
+	context.AfterFunc(s.ctx, func() { _ = stream.Close() })
+	if hook := testHookSpools; hook != nil {
+		hook(snap, stream)
+	}
+	ld := s.startLoader(snap)
+
+	size, err := receivePayload(br, snap, cfg.MaxPayload)
+	snap.finish(err)
 	if err != nil {
-		return err
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			<-ld.done // the loader woke us: it failed before the end mark
+			err = fmt.Errorf("load snapshot (%d bytes received): %w", snap.Len(), ld.err)
+		}
+		_ = snap.Close()
+		<-ld.done
+		if errors.Is(err, errLeft) || s.left.Load() {
+			return nil, errLeft
+		}
+		return nil, err
+	}
+	o.xferTotal.Store(size)
+	log.Info("full resync: snapshot received, loading", slog.Int64("bytes", size),
+		slog.Int64("spooled_to_file", max(size-mem, 0)), slog.String("spool_dir", dir))
+
+	// After a diskless (EOF-marked) transfer a Redis 7.0 primary streams
+	// nothing until an ACK that arrives after it reaped its fork child.
+	// This ACK is often too early, so the ticker repeats it every
+	// StreamStartAckPeriod until the stream's first bytes are read.
+	s.snapOff.Store(hs.offset)
+	s.phase.Store(int32(phaseLoad))
+	s.awaitStream.Store(true)
+	select {
+	case s.streamStart <- struct{}{}:
+	default:
+	}
+	linkErr := s.ack()
+	if linkErr == nil {
+		linkErr = s.spoolStream(br, stream, ld)
+	}
+	stream.finish(nil)
+	if linkErr != nil && !isLinkError(linkErr) {
+		// The stream spool is over its ceiling (or its file failed): this
+		// sync cannot complete. Stop the loader; the files go.
+		_ = snap.Close()
+		<-ld.done
+		return nil, linkErr
+	}
+	<-ld.done
+	s.setReadDeadline(time.Time{})
+	if ld.err != nil {
+		if errors.Is(ld.err, errLeft) || s.left.Load() {
+			return nil, errLeft
+		}
+		return nil, fmt.Errorf("load snapshot of %d bytes: %w", size, ld.err)
 	}
 	// The transfer is over before the slot hears it: INFO must not show a
 	// sync in progress on a Connected shard.
@@ -50,48 +126,110 @@ func (s *session) transfer(br *bufio.Reader, hs handshakeResult) error {
 	o.lastFullBytes.Store(size)
 	o.lastFullAt.Store(end.UnixNano())
 	if s.left.Load() {
-		return errLeft // the slot gave up on this transfer: keep the old data
+		return nil, errLeft // the slot gave up on this transfer: keep the old data
 	}
-	s.sh.install(loaded, Cursor{ReplID: hs.replID, Offset: hs.offset})
+	s.sh.install(ld.ks, Cursor{ReplID: hs.replID, Offset: hs.offset})
 	if d := s.rep.dur; d != nil {
 		// After a full sync the saved snapshot is of other data: replace it
 		// now rather than at the next trigger.
 		d.take(s.sh, true)
 	}
 	log.Info("full resync: snapshot loaded", slog.Int64("bytes", size), slog.Int("keys", s.sh.ks.Len()),
-		slog.String("replid", hs.replID), slog.Int64("offset", hs.offset))
+		slog.String("replid", hs.replID), slog.Int64("offset", hs.offset),
+		slog.Int64("stream_spooled", stream.Len()), slog.Duration("took", end.Sub(start)))
 	if err := s.sh.slot.DBSyncDone(s.id); err != nil {
-		return fmt.Errorf("%w: %v", errLeft, err)
+		return nil, fmt.Errorf("%w: %v", errLeft, err)
 	}
-	// After a diskless (EOF-marked) transfer a Redis 7.0 primary streams
-	// nothing until an ACK that arrives after it reaped its fork child.
-	// This ACK is often too early, so the ticker repeats it every
-	// StreamStartAckPeriod until the stream's first value is read.
-	s.awaitStream.Store(true)
 	s.phase.Store(int32(phaseStream))
-	select {
-	case s.streamStart <- struct{}{}:
-	default:
-	}
-	return s.ack()
+	// The spooled stream first, then the socket (and, if the link failed
+	// while the snapshot loaded, that failure after what was spooled).
+	return resp.NewReader(bufio.NewReaderSize(io.MultiReader(drainSpool{stream}, br), 64<<10)), nil
 }
 
-// loadSnapshot reads the payload ("$<len>" or "$EOF:<mark>" framing, bare
-// "\n" keepalives skipped) and loads it into a new keyspace. It returns
-// the payload's size (the RDB's bytes), or on failure the bytes consumed.
-func loadSnapshot(br *bufio.Reader, max int64, clk clock.Clock) (*keyspace.Keyspace, int64, error) {
-	payload, n, err := rdb.ReadPayload(br, max)
-	if err != nil {
-		if errors.Is(err, errLeft) {
-			return nil, n, err
+// loadRDB builds a keyspace from an RDB; tests replace it to hold a load.
+var loadRDB = rdb.Load
+
+// testHookSpools, when set by a test, sees the two spools of every
+// transfer as it starts.
+var testHookSpools func(snapshot, stream *spool)
+
+// loader is the goroutine that builds the new keyspace from the
+// snapshot's spool; done is closed once ks or err is set.
+type loader struct {
+	done chan struct{}
+	ks   *keyspace.Keyspace
+	err  error
+}
+
+func (s *session) startLoader(sp *spool) *loader {
+	ld := &loader{done: make(chan struct{})}
+	s.rep.wg.Add(1)
+	go func() {
+		defer s.rep.wg.Done()
+		ks, _, err := loadRDB(sp, s.rep.clk)
+		ld.ks, ld.err = ks, err
+		// Wake the session's goroutine out of its socket read: the
+		// stream's spooling is over (or the payload need not be read on).
+		s.mu.Lock()
+		wake := s.spoolingStream || err != nil
+		s.loadOver = true
+		s.mu.Unlock()
+		if wake {
+			s.setReadDeadline(time.Unix(1, 0))
 		}
-		return nil, n, fmt.Errorf("receive snapshot (%d bytes in): %w", n, err)
+		close(ld.done)
+	}()
+	return ld
+}
+
+// spoolStream copies what follows the snapshot from br into sp until the
+// load is over, and returns nil then; or the link's failure, or the
+// spool's (ErrSpoolFull).
+func (s *session) spoolStream(br *bufio.Reader, sp *spool, ld *loader) error {
+	s.mu.Lock()
+	s.spoolingStream = true
+	over := s.loadOver
+	s.mu.Unlock()
+	if over {
+		return nil
 	}
-	loaded, _, err := rdb.LoadBytes(payload, clk)
-	if err != nil {
-		return nil, n, fmt.Errorf("load snapshot of %d bytes: %w", len(payload), err)
+	for {
+		select {
+		case <-ld.done:
+			return nil
+		default:
+		}
+		chunk, err := peekSome(br)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				<-ld.done // set only by the loader, just before it is done
+				return nil
+			}
+			return err
+		}
+		s.awaitStream.Store(false) // the stream has started: back to AckPeriod
+		if _, err := sp.Write(chunk); err != nil {
+			return fmt.Errorf("the stream that followed the snapshot while it loaded: %w", err)
+		}
+		_, _ = br.Discard(len(chunk))
 	}
-	return loaded, int64(len(payload)), nil
+}
+
+// isLinkError tells a failure of the connection (after which the snapshot
+// may still be loaded and the spooled stream applied) from the spool's own.
+func isLinkError(err error) bool {
+	return !errors.Is(err, ErrSpoolFull) && !errors.Is(err, errSpoolIO)
+}
+
+// drainSpool reads a spool to its end, then removes it.
+type drainSpool struct{ sp *spool }
+
+func (d drainSpool) Read(p []byte) (int, error) {
+	n, err := d.sp.Read(p)
+	if errors.Is(err, io.EOF) {
+		_ = d.sp.Close()
+	}
+	return n, err
 }
 
 // peekPayloadSize reads ahead, without consuming, to the payload preamble
