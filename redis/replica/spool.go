@@ -57,6 +57,7 @@ type spool struct {
 	done    bool  // finish was called: after the data, the reader gets endErr
 	endErr  error // io.EOF after a complete write
 	closed  bool
+	closedC chan struct{} // closed by Close
 
 	// The reader's position: chunk index and offset in it, then the file.
 	rChunk int
@@ -65,7 +66,7 @@ type spool struct {
 }
 
 func newSpool(what, dir string, memMax, max int64) *spool {
-	sp := &spool{what: what, dir: dir, memMax: memMax, max: max}
+	sp := &spool{what: what, dir: dir, memMax: memMax, max: max, closedC: make(chan struct{})}
 	sp.cond = sync.NewCond(&sp.mu)
 	return sp
 }
@@ -220,6 +221,7 @@ func (sp *spool) Close() error {
 		return nil
 	}
 	sp.closed = true
+	close(sp.closedC)
 	sp.chunks, sp.memLive = nil, 0
 	sp.cond.Broadcast()
 	if sp.f == nil {
@@ -231,6 +233,9 @@ func (sp *spool) Close() error {
 	}
 	return err
 }
+
+// closedCh is closed once the spool is closed.
+func (sp *spool) closedCh() <-chan struct{} { return sp.closedC }
 
 // peak is the most memory the spool held at once.
 func (sp *spool) peak() int64 {
