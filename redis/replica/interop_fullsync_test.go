@@ -56,6 +56,17 @@ func TestInteropNoFullSyncLoopUnderTightOutputLimit(t *testing.T) {
 	r := startReplica(t, cfg)
 	gate.waitLoaded(t) // the payload is in; its load is held
 	_, sp := w.last(t)
+	// The primary streams once it takes an ACK after its fork child ended;
+	// until then it buffers. Let the stream start (a write, the pings)
+	// before the load, so what the buffer shows is how fast the replica
+	// reads, not that wait.
+	require.NoError(t, pc.Set(ctx, "start", "1", 0).Err())
+	redistest.RequireEventually(t, 30*time.Second, "the stream started", func(context.Context) error {
+		if sp.Len() == 0 {
+			return fmt.Errorf("nothing streamed yet")
+		}
+		return nil
+	})
 
 	// Writes and output-buffer samples until the spool holds more than the
 	// hard limit (bounded: at most 40k writes, and the context).
