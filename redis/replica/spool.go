@@ -63,6 +63,7 @@ type spool struct {
 	rChunk int
 	rOff   int
 	rFile  int64
+	rTotal int64 // bytes read in all
 }
 
 func newSpool(what, dir string, memMax, max int64) *spool {
@@ -168,6 +169,7 @@ func (sp *spool) Read(p []byte) (int, error) {
 			if sp.rOff < len(c) {
 				n := copy(p, c[sp.rOff:])
 				sp.rOff += n
+				sp.rTotal += int64(n)
 				if sp.rOff == cap(c) { // full and read: release it
 					sp.chunks[sp.rChunk] = nil
 					sp.memLive -= int64(cap(c))
@@ -197,6 +199,7 @@ func (sp *spool) Read(p []byte) (int, error) {
 			m, err := f.ReadAt(p[:n], off)
 			sp.mu.Lock()
 			sp.rFile += int64(m)
+			sp.rTotal += int64(m)
 			if err != nil && m == 0 {
 				if sp.closed {
 					return 0, errSpoolClosed
@@ -232,6 +235,13 @@ func (sp *spool) Close() error {
 		err = errors.Join(err, rerr)
 	}
 	return err
+}
+
+// caughtUp reports whether the reader has read everything written so far.
+func (sp *spool) caughtUp() bool {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return sp.rTotal == sp.memLen+sp.fLen
 }
 
 // closedCh is closed once the spool is closed.

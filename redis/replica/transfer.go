@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/replsm/replsm/redis/keyspace"
@@ -71,6 +72,9 @@ func (s *session) transfer(br *bufio.Reader, hs handshakeResult) (*resp.Reader, 
 
 	size, err := receivePayload(br, snap, cfg.MaxPayload)
 	snap.finish(err)
+	s.mu.Lock()
+	s.payloadIn = true
+	s.mu.Unlock()
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			<-ld.done // the loader woke us: it failed before the end mark
@@ -98,25 +102,36 @@ func (s *session) transfer(br *bufio.Reader, hs handshakeResult) (*resp.Reader, 
 	case s.streamStart <- struct{}{}:
 	default:
 	}
-	linkErr := s.ack()
-	if linkErr == nil {
-		linkErr = s.spoolStream(br, stream, ld)
-	}
-	stream.finish(nil)
-	if linkErr != nil && !isLinkError(linkErr) {
-		// The stream spool is over its ceiling (or its file failed): this
-		// sync cannot complete. Stop the loader; the files go.
+	if err := s.ack(); err != nil {
 		_ = snap.Close()
 		<-ld.done
-		return nil, linkErr
+		return nil, err
 	}
-	<-ld.done
-	s.setReadDeadline(time.Time{})
+	rc := s.startReceiver(br, stream)
+	// Until the load is over the receiver reads on; if it fails with the
+	// spool's own error (over MaxStreamSpool) the sync cannot complete. A
+	// failed link does not stop the load: what was spooled is applied,
+	// then the stream reports the failure and the next PSYNC continues.
+	select {
+	case <-ld.done:
+	case <-rc.done:
+		if rc.err != nil && !isLinkError(rc.err) {
+			_ = snap.Close()
+			<-ld.done
+			return nil, rc.err
+		}
+		<-ld.done
+	}
+	fail := func(err error) (*resp.Reader, error) {
+		rc.stop(s)
+		<-rc.done
+		return nil, err
+	}
 	if ld.err != nil {
 		if errors.Is(ld.err, errLeft) || s.left.Load() {
-			return nil, errLeft
+			return fail(errLeft)
 		}
-		return nil, fmt.Errorf("load snapshot of %d bytes: %w", size, ld.err)
+		return fail(fmt.Errorf("load snapshot of %d bytes: %w", size, ld.err))
 	}
 	// The transfer is over before the slot hears it: INFO must not show a
 	// sync in progress on a Connected shard.
@@ -126,7 +141,7 @@ func (s *session) transfer(br *bufio.Reader, hs handshakeResult) (*resp.Reader, 
 	o.lastFullBytes.Store(size)
 	o.lastFullAt.Store(end.UnixNano())
 	if s.left.Load() {
-		return nil, errLeft // the slot gave up on this transfer: keep the old data
+		return fail(errLeft) // the slot gave up on this transfer: keep the old data
 	}
 	s.sh.install(ld.ks, Cursor{ReplID: hs.replID, Offset: hs.offset})
 	if d := s.rep.dur; d != nil {
@@ -138,12 +153,13 @@ func (s *session) transfer(br *bufio.Reader, hs handshakeResult) (*resp.Reader, 
 		slog.String("replid", hs.replID), slog.Int64("offset", hs.offset),
 		slog.Int64("stream_spooled", stream.Len()), slog.Duration("took", end.Sub(start)))
 	if err := s.sh.slot.DBSyncDone(s.id); err != nil {
-		return nil, fmt.Errorf("%w: %v", errLeft, err)
+		return fail(fmt.Errorf("%w: %v", errLeft, err))
 	}
 	s.phase.Store(int32(phaseStream))
-	// The spooled stream first, then the socket (and, if the link failed
-	// while the snapshot loaded, that failure after what was spooled).
-	return resp.NewReader(bufio.NewReaderSize(io.MultiReader(drainSpool{stream}, br), 64<<10)), nil
+	// The spooled stream first, the receiver still reading behind it until
+	// the applier catches up; then the socket (and, if the link failed
+	// meanwhile, that failure after what was spooled).
+	return resp.NewReader(bufio.NewReaderSize(io.MultiReader(&drainSpool{s: s, sp: stream, rc: rc}, br), 64<<10)), nil
 }
 
 // loadRDB builds a keyspace from an RDB; tests replace it to hold a load.
@@ -168,11 +184,10 @@ func (s *session) startLoader(sp *spool) *loader {
 		defer s.rep.wg.Done()
 		ks, _, err := loadRDB(sp, s.rep.clk)
 		ld.ks, ld.err = ks, err
-		// Wake the session's goroutine out of its socket read: the
-		// stream's spooling is over (or the payload need not be read on).
+		// A load that fails while the payload still arrives wakes the
+		// session's goroutine out of its socket read: no need to read on.
 		s.mu.Lock()
-		wake := s.spoolingStream || err != nil
-		s.loadOver = true
+		wake := err != nil && !s.payloadIn
 		s.mu.Unlock()
 		if wake {
 			s.setReadDeadline(time.Unix(1, 0))
@@ -182,37 +197,60 @@ func (s *session) startLoader(sp *spool) *loader {
 	return ld
 }
 
-// spoolStream copies what follows the snapshot from br into sp until the
-// load is over, and returns nil then; or the link's failure, or the
-// spool's (ErrSpoolFull).
-func (s *session) spoolStream(br *bufio.Reader, sp *spool, ld *loader) error {
-	s.mu.Lock()
-	s.spoolingStream = true
-	over := s.loadOver
-	s.mu.Unlock()
-	if over {
-		return nil
-	}
-	for {
-		select {
-		case <-ld.done:
-			return nil
-		default:
+// receiver is the goroutine that reads what follows the snapshot into the
+// stream spool, from the end mark until the applier has caught up with
+// the spool (drainSpool) or the link fails; done is closed once err is
+// set (nil: stopped).
+type receiver struct {
+	done     chan struct{}
+	err      error
+	stopping atomic.Bool
+}
+
+func (s *session) startReceiver(br *bufio.Reader, sp *spool) *receiver {
+	rc := &receiver{done: make(chan struct{})}
+	s.rep.wg.Add(1)
+	go func() {
+		defer s.rep.wg.Done()
+		rc.err = s.spoolStream(br, sp, rc)
+		if rc.err != nil && !isLinkError(rc.err) {
+			sp.finish(rc.err)
+		} else {
+			// After the spool the applier reads br itself, and meets a
+			// link failure there again.
+			sp.finish(nil)
 		}
+		close(rc.done)
+	}()
+	return rc
+}
+
+// stop asks the receiver to end: a past read deadline wakes it out of its
+// read. The caller clears the deadline once done is closed.
+func (rc *receiver) stop(s *session) {
+	if rc.stopping.CompareAndSwap(false, true) {
+		s.setReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// spoolStream copies what br receives into sp until stopped, and returns
+// nil then; or the link's failure, or the spool's (ErrSpoolFull).
+func (s *session) spoolStream(br *bufio.Reader, sp *spool, rc *receiver) error {
+	for !rc.stopping.Load() {
 		chunk, err := peekSome(br)
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				<-ld.done // set only by the loader, just before it is done
+			if rc.stopping.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
 				return nil
 			}
 			return err
 		}
 		s.awaitStream.Store(false) // the stream has started: back to AckPeriod
 		if _, err := sp.Write(chunk); err != nil {
-			return fmt.Errorf("the stream that followed the snapshot while it loaded: %w", err)
+			return fmt.Errorf("the stream that followed the snapshot: %w", err)
 		}
 		_, _ = br.Discard(len(chunk))
 	}
+	return nil
 }
 
 // isLinkError tells a failure of the connection (after which the snapshot
@@ -221,12 +259,26 @@ func isLinkError(err error) bool {
 	return !errors.Is(err, ErrSpoolFull) && !errors.Is(err, errSpoolIO)
 }
 
-// drainSpool reads a spool to its end, then removes it.
-type drainSpool struct{ sp *spool }
+// drainSpool is what the applier reads first after a full sync: the
+// stream spool, while the receiver keeps filling it. When the applier has
+// read all there is, the receiver is stopped (the socket is the
+// applier's again once the spool ends); at its end the spool is removed.
+type drainSpool struct {
+	s       *session
+	sp      *spool
+	rc      *receiver
+	stopped bool
+}
 
-func (d drainSpool) Read(p []byte) (int, error) {
+func (d *drainSpool) Read(p []byte) (int, error) {
+	if !d.stopped && d.sp.caughtUp() {
+		d.rc.stop(d.s)
+		d.stopped = true
+	}
 	n, err := d.sp.Read(p)
 	if errors.Is(err, io.EOF) {
+		<-d.rc.done
+		d.s.setReadDeadline(time.Time{})
 		_ = d.sp.Close()
 	}
 	return n, err
