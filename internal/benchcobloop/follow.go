@@ -183,7 +183,8 @@ func writeLoad(ctx context.Context, c *redis.Client, cfg Config) (int, error) {
 			return sent, ctx.Err()
 		case <-tick.C:
 		}
-		due := int(time.Since(start).Seconds() * float64(cfg.Rate))
+		// Behind after a stall: catch up, but in bounded pipelines.
+		due := min(int(time.Since(start).Seconds()*float64(cfg.Rate)), sent+cfg.Rate)
 		if due <= sent {
 			continue
 		}

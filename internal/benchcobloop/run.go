@@ -360,10 +360,11 @@ func machine() string {
 	return fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 }
 
-// newClient is a client for reads that take long on a big dataset (a
-// whole 1M-member sorted set for the digest, a filling EVAL).
+// newClient is a client for calls that take long on a big dataset and a
+// busy machine (a whole 1M-member sorted set for the digest, a filling
+// EVAL, a pipeline of writes caught up after a stall).
 func newClient(addr string) *redis.Client {
 	opts := redisview.ClientOptions(addr, 0)
-	opts.ReadTimeout = time.Minute
+	opts.ReadTimeout, opts.WriteTimeout = time.Minute, time.Minute
 	return redis.NewClient(opts)
 }
