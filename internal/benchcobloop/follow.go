@@ -60,7 +60,7 @@ func populate(ctx context.Context, c *redis.Client, cfg Config) error {
 
 // follow runs one follower: start it, load the primary for LoadFor while
 // sampling, wait for it to catch up, compare digests, stop it.
-func (h *harness) follow(ctx context.Context, name string, res *Result) (f Follower, err error) {
+func (h *harness) follow(ctx context.Context, name string) (f Follower, err error) {
 	cfg := h.cfg
 	f = Follower{Name: name, FirstUp: -1, Digest: "not compared"}
 	full0, err := h.infoInt(ctx, "stats", "sync_full")
@@ -93,15 +93,13 @@ func (h *harness) follow(ctx context.Context, name string, res *Result) (f Follo
 			h.progress("%s: link up after %s", name, f.FirstUp.Round(time.Millisecond))
 		}
 	}
-	loadCtx, cancel := context.WithTimeout(ctx, cfg.LoadFor)
-	defer cancel()
 	type loadEnd struct {
 		writes int
 		err    error
 	}
 	done := make(chan loadEnd, 1)
 	go func() {
-		n, err := writeLoad(loadCtx, h.pc, cfg)
+		n, err := writeLoad(ctx, h.pc, cfg, time.Now().Add(cfg.LoadFor))
 		done <- loadEnd{n, err}
 	}()
 	tick := time.NewTicker(cfg.SampleEvery)
@@ -116,11 +114,8 @@ sampling:
 			sample()
 		}
 	}
-	if end.err != nil && !errors.Is(end.err, context.DeadlineExceeded) {
+	if end.err != nil {
 		return f, fmt.Errorf("write load: %w", end.err)
-	}
-	if err := ctx.Err(); err != nil {
-		return f, err
 	}
 	f.Writes = end.writes
 	h.progress("%s: %d writes done; waiting up to %s for it to catch up", name, f.Writes, cfg.SettleTimeout)
@@ -170,8 +165,10 @@ settle:
 }
 
 // writeLoad sends cfg.Rate SETs a second (paced every 10 ms, pipelined)
-// until ctx ends, and returns how many it sent.
-func writeLoad(ctx context.Context, c *redis.Client, cfg Config) (int, error) {
+// until until, and returns how many it sent. (The end is a time, not a
+// context deadline: a socket deadline taken from it would fail the last
+// pipeline.)
+func writeLoad(ctx context.Context, c *redis.Client, cfg Config, until time.Time) (int, error) {
 	pad := strings.Repeat("x", cfg.ValueSize)
 	start := time.Now()
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -182,6 +179,9 @@ func writeLoad(ctx context.Context, c *redis.Client, cfg Config) (int, error) {
 		case <-ctx.Done():
 			return sent, ctx.Err()
 		case <-tick.C:
+		}
+		if !time.Now().Before(until) {
+			return sent, nil
 		}
 		// Behind after a stall: catch up, but in bounded pipelines.
 		due := min(int(time.Since(start).Seconds()*float64(cfg.Rate)), sent+cfg.Rate)
@@ -194,9 +194,6 @@ func writeLoad(ctx context.Context, c *redis.Client, cfg Config) (int, error) {
 			pipe.Set(ctx, "load:"+strconv.Itoa(i%cfg.Keyspace), v+pad[len(v):], 0)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			if ctx.Err() != nil {
-				return sent, ctx.Err() // the load's end, seen as a socket deadline
-			}
 			return sent, err
 		}
 		sent = due

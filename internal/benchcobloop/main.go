@@ -4,7 +4,7 @@
 // takes seconds (12 of 1M members) and 500k strings, and a steady write
 // load during every follower's sync (1500 SET/s of 4 KiB for 60 s). First
 // a stock `redis-server --replicaof` (disk load; optionally a swapdb one
-// too), then replsm's redis/replica (in this process, default
+// too, -followers), then replsm's redis/replica (in this process, default
 // configuration), one at a time. For each it prints the full syncs the
 // primary served it (INFO stats sync_full), the times the primary dropped
 // it for its output buffer (the primary's log), the peak of that buffer
@@ -30,6 +30,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -52,7 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.LoadFor, "load-for", cfg.LoadFor, "how long the write load runs per follower")
 	fs.DurationVar(&cfg.SettleTimeout, "settle", cfg.SettleTimeout, "after the load, how long a follower may take to be up and caught up")
 	fs.DurationVar(&cfg.SampleEvery, "sample", cfg.SampleEvery, "output buffer and RSS sampling period")
-	fs.BoolVar(&cfg.SwapDB, "swapdb", cfg.SwapDB, "also run a stock replica with repl-diskless-load swapdb")
+	followers := fs.String("followers", strings.Join(cfg.Followers, ","), "followers to run, in order: stock (disk load), swapdb (repl-diskless-load swapdb), replsm")
 	fs.BoolVar(&cfg.Digest, "digest", cfg.Digest, "compare each caught-up follower's digest with the primary's")
 	fs.StringVar(&cfg.RedisServer, "redis-server", cfg.RedisServer, "redis-server binary")
 	fs.BoolVar(&cfg.KeepDir, "keep", false, "keep the run's directory (logs) afterwards")
@@ -68,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "benchcobloop: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
+	cfg.Followers = strings.Split(*followers, ",")
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "benchcobloop: %v\n", err)
 		return 2

@@ -39,8 +39,9 @@ type Config struct {
 	SettleTimeout time.Duration
 	// SampleEvery is the output buffer and RSS sampling period.
 	SampleEvery time.Duration
-	// SwapDB adds a stock replica with repl-diskless-load swapdb.
-	SwapDB bool
+	// Followers are run in this order: "stock" (disk load), "swapdb"
+	// (repl-diskless-load swapdb), "replsm".
+	Followers []string
 	// Digest compares each caught-up follower with the primary.
 	Digest bool
 	// RedisServer is the binary (looked up on PATH).
@@ -60,6 +61,7 @@ func DefaultConfig() Config {
 		SettleTimeout: 3 * time.Minute,
 		SampleEvery:   50 * time.Millisecond,
 		Digest:        true,
+		Followers:     []string{"stock", "replsm"},
 		RedisServer:   "redis-server",
 	}
 }
@@ -73,6 +75,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("load: rate %d, value size %d, keyspace %d and duration %s must be > 0", c.Rate, c.ValueSize, c.Keyspace, c.LoadFor)
 	case c.SettleTimeout <= 0 || c.SampleEvery <= 0:
 		return errors.New("settle timeout and sampling period must be > 0")
+	}
+	if len(c.Followers) == 0 {
+		return errors.New("no followers")
+	}
+	for _, f := range c.Followers {
+		if _, ok := followerNames[f]; !ok {
+			return fmt.Errorf("follower %q: want stock, swapdb or replsm", f)
+		}
 	}
 	if _, err := softLimit(c.Limit); err != nil {
 		return err
@@ -181,6 +191,9 @@ const (
 	followerReplsm = "replsm replica"
 )
 
+// followerNames maps Config.Followers' words to the names.
+var followerNames = map[string]string{"stock": followerStock, "swapdb": followerSwapDB, "replsm": followerReplsm}
+
 // harness is the primary and what reads it.
 type harness struct {
 	cfg  Config
@@ -230,13 +243,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	res.Keys, _ = h.pc.DBSize(ctx).Result()
 	h.progress("filled %d keys in %s", res.Keys, res.PopulateTook.Round(time.Millisecond))
 
-	followers := []string{followerStock}
-	if cfg.SwapDB {
-		followers = append(followers, followerSwapDB)
-	}
-	followers = append(followers, followerReplsm)
-	for _, name := range followers {
-		f, err := h.follow(ctx, name, &res)
+	for _, word := range cfg.Followers {
+		name := followerNames[word]
+		f, err := h.follow(ctx, name)
 		res.Followers = append(res.Followers, f)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", name, err)
