@@ -69,9 +69,6 @@ type session struct {
 	// snapOff is the offset of the snapshot loading in phaseLoad: what
 	// the ACKs say until it is installed (transfer.go).
 	snapOff atomic.Int64
-	// payloadIn (guarded by mu) is set once the payload's end mark was
-	// read: a loader failing before that wakes the session's goroutine.
-	payloadIn bool
 }
 
 func newSession(rep *Replica, sh *shard, req slot.Request, prev <-chan struct{}) *session {

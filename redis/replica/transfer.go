@@ -22,11 +22,11 @@ import (
 // without ever leaving the socket unread (docs/fullsync.md, "No full-sync
 // loop"): the session's goroutine copies the payload into a spool (memory
 // up to Config.SpoolMemory, then a file in the spool dir) at the speed it
-// arrives, with slot.Data as its bytes come, while a loader goroutine
-// builds the new keyspace from the spool as it fills. From the end mark
-// until the load is done it keeps reading the stream that follows into a
-// second spool and acknowledges the snapshot's offset, so the primary
-// always sees a reader at wire speed. The loaded keyspace is swapped in
+// arrives, with slot.Data as its bytes come; at the end mark a loader
+// goroutine builds the new keyspace from the spool while a receiver
+// goroutine reads the stream that follows into a second spool and the
+// ACKs carry the snapshot's offset, so the primary always sees a reader
+// at wire speed. The loaded keyspace is swapped in
 // only once complete, with the cursor at the snapshot's offset; then the
 // spooled stream is applied in order and live streaming carries on
 // through the reader returned. A failed or abandoned transfer leaves the
@@ -68,25 +68,19 @@ func (s *session) transfer(br *bufio.Reader, hs handshakeResult) (*resp.Reader, 
 	if hook := testHookSpools; hook != nil {
 		hook(snap, stream)
 	}
-	ld := s.startLoader(snap)
-
 	size, err := receivePayload(br, snap, cfg.MaxPayload)
 	snap.finish(err)
-	s.mu.Lock()
-	s.payloadIn = true
-	s.mu.Unlock()
 	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			<-ld.done // the loader woke us: it failed before the end mark
-			err = fmt.Errorf("load snapshot (%d bytes received): %w", snap.Len(), ld.err)
-		}
-		_ = snap.Close()
-		<-ld.done
-		if errors.Is(err, errLeft) || s.left.Load() {
+		if s.left.Load() || errors.Is(err, errLeft) {
 			return nil, errLeft
 		}
 		return nil, err
 	}
+	// Loading starts at the end mark, not during the transfer: on a small
+	// machine a loader beside the receiver slows the transfer, and the
+	// primary buffers every write from its fork until the stream starts
+	// (docs/fullsync.md).
+	ld := s.startLoader(snap)
 	o.xferTotal.Store(size)
 	log.Info("full resync: snapshot received, loading", slog.Int64("bytes", size),
 		slog.Int64("spooled_to_file", max(size-mem, 0)), slog.String("spool_dir", dir))
@@ -182,16 +176,7 @@ func (s *session) startLoader(sp *spool) *loader {
 	s.rep.wg.Add(1)
 	go func() {
 		defer s.rep.wg.Done()
-		ks, _, err := loadRDB(sp, s.rep.clk)
-		ld.ks, ld.err = ks, err
-		// A load that fails while the payload still arrives wakes the
-		// session's goroutine out of its socket read: no need to read on.
-		s.mu.Lock()
-		wake := err != nil && !s.payloadIn
-		s.mu.Unlock()
-		if wake {
-			s.setReadDeadline(time.Unix(1, 0))
-		}
+		ld.ks, _, ld.err = loadRDB(sp, s.rep.clk)
 		close(ld.done)
 	}()
 	return ld

@@ -382,31 +382,3 @@ func TestTransferCloseDuringLoadRemovesSpools(t *testing.T) {
 	requireNoSpoolFiles(t, dir)
 	assert.True(t, fc.eof())
 }
-
-// TestTransferLoadFailingEarlyStopsTheReceive: a load that fails before
-// the payload's end (a streaming loader meets a bad header) ends the
-// sync at once: the rest of a large payload is not waited for.
-func TestTransferLoadFailingEarlyStopsTheReceive(t *testing.T) {
-	bad := errors.New("bad header")
-	loadRDB = func(r io.Reader, _ clock.Clock) (*keyspace.Keyspace, rdb.Info, error) {
-		if _, err := io.ReadFull(r, make([]byte, 10)); err != nil {
-			return nil, rdb.Info{}, err
-		}
-		return nil, rdb.Info{}, fmt.Errorf("%w: %w", rdb.ErrCorrupt, bad)
-	}
-	t.Cleanup(func() { loadRDB = rdb.Load })
-	f := newFakePrimary(t)
-	log := &recordLog{}
-	cfg, dir := spoolConfig(t, f.addr(), log)
-	r := startReplica(t, cfg)
-	fc := f.next()
-	fc.handshake()
-	fc.send("+FULLRESYNC " + replID1 + " 0\r\n$100000000\r\n" + strings.Repeat("x", 100)) // and nothing more
-	rec := waitFail(t, log, 1)
-	assert.Regexp(t, `load snapshot \(\d+ bytes received\)`, rec.Reason)
-	assert.Contains(t, rec.Reason, "bad header")
-	st, _ := r.Stats(0)
-	assert.ErrorIs(t, st.LastFailure, rdb.ErrCorrupt)
-	assert.True(t, fc.eof())
-	requireNoSpoolFiles(t, dir)
-}
