@@ -52,7 +52,7 @@ func TestRunSmallScenario(t *testing.T) {
 }
 
 func TestMissedTargets(t *testing.T) {
-	res := Result{Config: DefaultConfig(), Followers: []Follower{
+	res := Result{Config: DefaultConfig(), SoftLimit: 16 << 20, Followers: []Follower{
 		{Name: followerStock, FullSyncs: 9, Drops: 8, PeakBuffer: 25 << 20},
 		{Name: followerReplsm, FullSyncs: 1, PeakBuffer: 7 << 20, CaughtUp: true, Digest: "equal"},
 	}}
@@ -65,10 +65,12 @@ func TestMissedTargets(t *testing.T) {
 }
 
 func TestConfigAndFlags(t *testing.T) {
-	soft, err := softLimit("24mb 16mb 2")
+	soft, err := softLimit("normal 0 0 0 slave 25165824 16777216 2 pubsub 33554432 8388608 60")
 	require.NoError(t, err)
 	assert.Equal(t, int64(16<<20), soft)
-	for _, bad := range []string{"24mb 16mb", "1 x 2"} {
+	_, err = softLimit("normal 0 0 0")
+	assert.Error(t, err)
+	for _, bad := range []string{"24mb 16mb", ""} {
 		c := DefaultConfig()
 		c.Limit = bad
 		assert.Error(t, c.Validate(), bad)

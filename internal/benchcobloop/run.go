@@ -84,40 +84,23 @@ func (c Config) Validate() error {
 			return fmt.Errorf("follower %q: want stock, swapdb or replsm", f)
 		}
 	}
-	if _, err := softLimit(c.Limit); err != nil {
-		return err
+	if len(strings.Fields(c.Limit)) != 3 {
+		return fmt.Errorf("limit %q: want \"<hard> <soft> <seconds>\"", c.Limit)
 	}
 	return nil
 }
 
-// softLimit parses the soft limit out of "<hard> <soft> <seconds>".
-func softLimit(limit string) (int64, error) {
-	f := strings.Fields(limit)
-	if len(f) != 3 {
-		return 0, fmt.Errorf("limit %q: want \"<hard> <soft> <seconds>\"", limit)
-	}
-	return parseMemory(f[1])
-}
-
-// parseMemory reads a Redis memory figure: 16mb, 512kb, 1gb, 1000.
-func parseMemory(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"g", 1e9}, {"m", 1e6}, {"k", 1e3}, {"b", 1}}
-	low := strings.ToLower(s)
-	mult := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(low, u.suffix) {
-			low, mult = strings.TrimSuffix(low, u.suffix), u.mult
-			break
+// softLimit is the replica class's soft limit in bytes from the
+// primary's CONFIG GET client-output-buffer-limit ("normal 0 0 0 slave
+// <hard> <soft> <seconds> pubsub ...").
+func softLimit(reply string) (int64, error) {
+	f := strings.Fields(reply)
+	for i := 0; i+2 < len(f); i++ {
+		if f[i] == "slave" || f[i] == "replica" {
+			return strconv.ParseInt(f[i+2], 10, 64)
 		}
 	}
-	n, err := strconv.ParseInt(low, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("memory figure %q: not a size", s)
-	}
-	return n * mult, nil
+	return 0, fmt.Errorf("client-output-buffer-limit %q: no replica class", reply)
 }
 
 // Follower is what one follower's run measured.
@@ -152,6 +135,7 @@ type Result struct {
 	RedisVersion string
 	Keys         int64
 	PopulateTook time.Duration
+	SoftLimit    int64 // the primary's soft limit for replicas, bytes
 	Followers    []Follower
 }
 
@@ -159,7 +143,7 @@ type Result struct {
 // full sync, never dropped, its buffer under the soft limit, caught up with
 // an equal digest.
 func (r Result) Missed() []string {
-	soft, _ := softLimit(r.Config.Limit)
+	soft := r.SoftLimit
 	var out []string
 	for _, f := range r.Followers {
 		if f.Name != followerReplsm {
@@ -234,6 +218,13 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 	h.pc = newClient(h.prim.Addr())
 	res.RedisVersion = h.infoField(ctx, "server", "redis_version")
+	limits, err := h.pc.ConfigGet(ctx, "client-output-buffer-limit").Result()
+	if err != nil {
+		return res, err
+	}
+	if res.SoftLimit, err = softLimit(limits["client-output-buffer-limit"]); err != nil {
+		return res, err
+	}
 	start := time.Now()
 	h.progress("primary %s: filling %d sorted sets of %d members and %d strings of %d bytes", h.prim.Addr(), cfg.ZSets, cfg.ZMembers, cfg.Strings, cfg.StringSize)
 	if err := populate(ctx, h.pc, cfg); err != nil {
