@@ -27,7 +27,13 @@ func (r Result) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s | %s |\n",
 			f.Name, f.FullSyncs, f.Drops, mb(f.PeakBuffer), up, caught, mb(f.PeakRSS), f.Digest)
 	}
-	if missed := r.Missed(); len(missed) > 0 {
+	ranReplsm := false
+	for _, f := range r.Followers {
+		ranReplsm = ranReplsm || f.Name == followerReplsm
+	}
+	if !ranReplsm {
+		b.WriteString("\nNo replsm follower in this run: no target to check.\n")
+	} else if missed := r.Missed(); len(missed) > 0 {
 		b.WriteString("\nTargets missed: " + strings.Join(missed, "; ") + "\n")
 	} else {
 		b.WriteString("\nTarget met: replsm completed with one full sync, its output buffer below the soft limit.\n")
