@@ -7,7 +7,7 @@ BENCH    ?= .
 COUNT    ?= 6
 FUZZTIME ?= 25s
 
-.PHONY: all deps deps-apt deps-npm test test-busy fuzz explore demo bench bench-instr bench-observe bench-recovery statecharts bench-interop vet
+.PHONY: all deps deps-apt deps-npm test test-busy fuzz explore demo bench bench-instr bench-observe bench-recovery bench-cobloop statecharts bench-interop vet
 
 all: test
 
@@ -148,6 +148,13 @@ bench-interop: deps
 # seconds back after it is ready (see internal/benchrecovery; ~3.5 min).
 bench-recovery: deps
 	$(GO) run ./internal/benchrecovery
+
+# bench-cobloop: the full-sync loop scenario (sorted sets that take seconds
+# to load, client-output-buffer-limit replica 24mb 16mb 2, 1500 SET/s of
+# 4 KiB for 60 s): full syncs and peak output buffer of a stock replica and
+# of replsm's, side by side (see internal/benchcobloop; ~6 min).
+bench-cobloop: deps
+	$(GO) run ./internal/benchcobloop
 
 statecharts: deps
 	$(GO) run ./internal/charts/gen

@@ -114,6 +114,10 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	lagProbe := fs.Duration("lag-probe", time.Second, "with --metrics-listen: ask each shard's primary for its offset this often, for lag in bytes and seconds (0: off)")
 	sentinels := fs.String("sentinel", "", "HOST:PORT[,HOST:PORT...] of Redis Sentinels; a shard given as ID=sentinel:NAME follows the primary they name for NAME (docs/sentinel.md)")
 	priority := fs.Int("replica-priority", 0, "slave_priority in INFO; Sentinel never promotes a replica of priority 0")
+	spoolDir := fs.String("spool-dir", "", "where a full sync spools its snapshot and the stream that follows past --spool-memory (empty: --state-dir, else the system temp dir); files are removed once used")
+	spoolMem := fs.Int64("spool-memory", replica.DefaultSpoolMemory, "bytes of a full sync's snapshot, and of the stream spooled while it loads, held in memory before the rest goes to a file")
+	maxPayload := fs.Int64("max-payload", 0, "refuse a full sync whose snapshot passes this many bytes (0: no limit)")
+	maxStreamSpool := fs.Int64("max-stream-spool", replica.DefaultMaxStreamSpool, "fail a full sync when the stream spooled while its snapshot loads passes this many bytes (0: no limit)")
 	notifyURL := fs.String("notify-url", "", "POST milestones (full sync completed, shard exhausted, ...) as JSON to this http(s) URL, at least once, with an Idempotency-Key header")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -150,6 +154,8 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return usageErr("--snapshot-interval must be > 0, got %s", *snapEvery)
 	case *snapBytes < 0:
 		return usageErr("--snapshot-bytes must be >= 0, got %d", *snapBytes)
+	case *spoolMem <= 0 || *maxPayload < 0 || *maxStreamSpool < 0:
+		return usageErr("--spool-memory must be > 0, --max-payload and --max-stream-spool >= 0")
 	}
 	if err := checkListen(*listen); err != nil {
 		return usageErr("--listen: %v", err)
@@ -194,6 +200,8 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	cfg.StateDir = *stateDir
 	cfg.SnapshotInterval = *snapEvery
 	cfg.SnapshotBytes = *snapBytes
+	cfg.SpoolDir, cfg.SpoolMemory = *spoolDir, *spoolMem
+	cfg.MaxPayload, cfg.MaxStreamSpool = *maxPayload, *maxStreamSpool
 	if *metricsListen != "" {
 		cfg.LagProbeInterval = *lagProbe
 	}
