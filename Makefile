@@ -2,22 +2,22 @@
 # Both install what they need on a fresh Debian machine with Go.
 
 GO       ?= go
-APT_PKGS := redis-server redis-tools graphviz nodejs npm prometheus chromium
+APT_PKGS := redis-server redis-tools redis-sentinel graphviz nodejs npm prometheus chromium
 BENCH    ?= .
 COUNT    ?= 6
 FUZZTIME ?= 25s
 
-.PHONY: all deps deps-apt deps-npm test test-busy fuzz explore demo bench bench-instr bench-observe bench-recovery statecharts bench-interop vet
+.PHONY: all deps deps-apt deps-npm test test-busy fuzz explore demo bench bench-instr bench-observe bench-recovery bench-cobloop statecharts bench-interop vet
 
 all: test
 
-# deps-apt installs the Debian packages the tests run for real: redis-server
-# and redis-benchmark for the interop tests, graphviz for the diagrams, node
+# deps-apt installs the Debian packages the tests run for real: redis-server,
+# redis-sentinel and redis-benchmark for the interop tests, graphviz for the diagrams, node
 # and npm for Mermaid's own parser, promtool (prometheus) to lint a live
 # /metrics scrape, chromium for the status page's browser test. Nothing is installed when all are there.
 deps-apt:
 	@missing=""; \
-	for c in redis-server:redis-server redis-cli:redis-tools redis-benchmark:redis-tools redis-check-rdb:redis-server dot:graphviz node:nodejs npm:npm promtool:prometheus chromium:chromium; do \
+	for c in redis-server:redis-server redis-cli:redis-tools redis-benchmark:redis-tools redis-check-rdb:redis-server redis-sentinel:redis-sentinel dot:graphviz node:nodejs npm:npm promtool:prometheus chromium:chromium; do \
 		cmd=$${c%%:*}; pkg=$${c##*:}; \
 		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
@@ -148,6 +148,13 @@ bench-interop: deps
 # seconds back after it is ready (see internal/benchrecovery; ~3.5 min).
 bench-recovery: deps
 	$(GO) run ./internal/benchrecovery
+
+# bench-cobloop: the full-sync loop scenario (sorted sets that take seconds
+# to load, client-output-buffer-limit replica 24mb 16mb 2, 1500 SET/s of
+# 4 KiB for 60 s): full syncs and peak output buffer of a stock replica and
+# of replsm's, side by side (see internal/benchcobloop; ~6 min).
+bench-cobloop: deps
+	$(GO) run ./internal/benchcobloop
 
 statecharts: deps
 	$(GO) run ./internal/charts/gen

@@ -310,8 +310,7 @@ const effClose uint8 = 0
 
 type owner Follower
 
-func (o *owner) Entered(r Record) Record {
-	rec := &r
+func (o *owner) Entered(rec *Record) {
 	f := (*Follower)(o)
 	rec.Attrs = append(rec.Attrs, slog.Uint64("session", uint64(f.session)))
 	switch rec.To {
@@ -327,7 +326,6 @@ func (o *owner) Entered(r Record) Record {
 			f.Queue(host.Output[State, Event]{Kind: host.OutEffect, Code: effClose, Session: f.session, Reason: string(rec.Event) + ": " + rec.Reason})
 		}
 	}
-	return r
 }
 
 func (o *owner) Due(now time.Time) {

@@ -17,6 +17,10 @@ type Def[S ~string, E ~string] struct {
 	states  map[S]State[S]
 	events  map[E]bool
 	descs   []looplab.EventDesc
+	// out is every state's outgoing transitions, so a machine learns where
+	// an event took it without reading the pooled executor back (Current
+	// takes looplab's lock).
+	out map[S]*outs[S, E]
 	// executors are looplab machines used only to run one transition at a
 	// time; pooling them keeps a Machine small however many exist.
 	executors sync.Pool
@@ -36,7 +40,15 @@ func Compile[S ~string, E ~string](spec Spec[S, E]) (*Def[S, E], error) {
 	for _, st := range spec.States {
 		d.states[st.Name] = st
 	}
+	d.out = map[S]*outs[S, E]{}
+	for _, st := range spec.States {
+		d.out[st.Name] = &outs[S, E]{}
+	}
 	for _, t := range spec.Transitions {
+		for _, from := range t.Src {
+			o := d.out[from]
+			o.edges = append(o.edges, edge[S, E]{event: t.Event, dst: t.Dst, next: d.out[t.Dst]})
+		}
 		d.events[t.Event] = true
 		src := make([]string, len(t.Src))
 		for i, s := range t.Src {
@@ -92,24 +104,44 @@ type executor struct {
 	state string
 }
 
+// outs is one state's outgoing transitions.
+type outs[S ~string, E ~string] struct{ edges []edge[S, E] }
+
+// edge is one outgoing transition; next is its destination's.
+type edge[S ~string, E ~string] struct {
+	event E
+	dst   S
+	next  *outs[S, E]
+}
+
 // step runs one transition on a pooled looplab executor and returns the
-// destination. A legal self-loop is a success.
-func (d *Def[S, E]) step(from S, ev E) (S, error) {
+// destination and its outgoing transitions. A legal self-loop is a
+// success. out is from's outgoing transitions (the machine keeps them for
+// its current state).
+func (d *Def[S, E]) step(from S, out *outs[S, E], ev E) (S, *outs[S, E], error) {
 	x := d.executors.Get().(*executor)
 	if x.state != string(from) {
 		x.fsm.SetState(string(from))
 	}
 	err := x.fsm.Event(never, string(ev))
+	if err == nil {
+		// looplab took the transition, so it is one of from's: its
+		// destination needs no read back (Current takes looplab's lock).
+		for i := range out.edges {
+			if e := &out.edges[i]; e.event == ev {
+				x.state = string(e.dst)
+				d.executors.Put(x) // no defer: this is the transition hot path
+				return e.dst, e.next, nil
+			}
+		}
+	}
 	x.state = x.fsm.Current()
 	to := S(x.state)
-	d.executors.Put(x) // no defer: this is the transition hot path
-	if err == nil {
-		return to, nil
-	}
+	d.executors.Put(x)
 	if err = stepError(err); err != nil {
-		return from, err
+		return from, out, err
 	}
-	return to, nil
+	return to, d.out[to], nil
 }
 
 // stepError maps looplab's errors to ours; a legal self-loop is no error.

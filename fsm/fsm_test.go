@@ -73,13 +73,12 @@ type recorder struct {
 }
 
 func (r *recorder) Now() time.Time { return r.now }
-func (r *recorder) Entered(m *Machine[st, ev], rec Record[st, ev]) Record[st, ev] {
+func (r *recorder) Entered(m *Machine[st, ev], rec *Record[st, ev]) {
 	if e, ok := r.then[rec.To]; ok {
 		m.Then(e, "follow-up")
 	}
-	return rec
 }
-func (r *recorder) Emit(rec Record[st, ev]) { r.records = append(r.records, rec) }
+func (r *recorder) Emit(rec *Record[st, ev]) { r.records = append(r.records, *rec) }
 
 func TestFireRecordsAndErrors(t *testing.T) {
 	def := MustCompile(toySpec())

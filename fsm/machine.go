@@ -15,12 +15,12 @@ type Env[S ~string, E ~string] interface {
 	// Now is the time stamped on records.
 	Now() time.Time
 	// Entered runs after the state changed and before the record is emitted.
-	// It returns rec, possibly with attributes appended, and may queue
-	// follow-up events with m.Then; it must not call m.Fire. (The record
-	// travels by value so it does not escape to the heap.)
-	Entered(m *Machine[S, E], rec Record[S, E]) Record[S, E]
-	// Emit receives every record, in order.
-	Emit(rec Record[S, E])
+	// It may append attributes to rec and queue follow-up events with
+	// m.Then; it must not call m.Fire. rec is the machine's own scratch
+	// record: valid until Emit returns, never to be kept.
+	Entered(m *Machine[S, E], rec *Record[S, E])
+	// Emit receives every record, in order; it copies what it keeps.
+	Emit(rec *Record[S, E])
 }
 
 type step[E ~string] struct {
@@ -37,11 +37,17 @@ type Machine[S ~string, E ~string] struct {
 	seq    uint64
 	queue  []step[E]
 	firing bool
+	// out is the current state's outgoing transitions (from the Def).
+	out *outs[S, E]
+	// rec is the record being made. It lives in the machine (on the heap
+	// already) so the owner's hooks take a pointer to it: a record is
+	// built once, not copied through every layer.
+	rec Record[S, E]
 }
 
 // NewMachine returns a machine in the Def's initial state.
 func NewMachine[S ~string, E ~string](def *Def[S, E], id string) Machine[S, E] {
-	return Machine[S, E]{def: def, id: id, state: def.initial}
+	return Machine[S, E]{def: def, id: id, state: def.initial, out: def.out[def.initial]}
 }
 
 // ID is the entity id stamped on records.
@@ -61,7 +67,7 @@ func (m *Machine[S, E]) Can(ev E) bool {
 	if !m.def.events[ev] {
 		return false
 	}
-	_, err := m.def.step(m.state, ev)
+	_, _, err := m.def.step(m.state, m.out, ev)
 	return err == nil
 }
 
@@ -71,7 +77,7 @@ func (m *Machine[S, E]) Restore(s S, seq uint64) error {
 	if !m.def.HasState(s) {
 		return fmt.Errorf("%w %q for %s %s", ErrUnknownState, s, m.def.Name(), m.id)
 	}
-	m.state, m.seq = s, seq
+	m.state, m.seq, m.out = s, seq, m.def.out[s]
 	return nil
 }
 
@@ -92,15 +98,18 @@ func (m *Machine[S, E]) Fire(ev E, reason string, env Env[S, E], attrs ...slog.A
 		m.Then(ev, reason)
 		return Record[S, E]{}, nil
 	}
-	first, err := m.apply(ev, reason, env, attrs)
-	if err != nil {
-		return first, err
+	if err := m.apply(ev, reason, env, attrs); err != nil {
+		return Record[S, E]{}, err
 	}
+	if len(m.queue) == 0 {
+		return m.rec, nil
+	}
+	first := m.rec
 	var errs []error
 	// Entered may queue more while we drain, so re-read the length each time.
 	for i := 0; i < len(m.queue); i++ {
 		next := m.queue[i]
-		if _, err := m.apply(next.event, next.reason, env, nil); err != nil {
+		if err := m.apply(next.event, next.reason, env, nil); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -111,13 +120,13 @@ func (m *Machine[S, E]) Fire(ev E, reason string, env Env[S, E], attrs ...slog.A
 	return first, nil
 }
 
-func (m *Machine[S, E]) apply(ev E, reason string, env Env[S, E], attrs []slog.Attr) (Record[S, E], error) {
-	to, err := m.def.step(m.state, ev) // looplab tells unknown from not allowed
+func (m *Machine[S, E]) apply(ev E, reason string, env Env[S, E], attrs []slog.Attr) error {
+	to, next, err := m.def.step(m.state, m.out, ev) // looplab tells unknown from not allowed
 	if err != nil {
-		return Record[S, E]{}, &EventError{Machine: m.def.Name(), ID: m.id, Event: string(ev), State: string(m.state), Err: err}
+		return &EventError{Machine: m.def.Name(), ID: m.id, Event: string(ev), State: string(m.state), Err: err}
 	}
 	m.seq++
-	rec := Record[S, E]{
+	m.rec = Record[S, E]{
 		Machine: m.def.Name(),
 		ID:      m.id,
 		Seq:     m.seq,
@@ -128,10 +137,10 @@ func (m *Machine[S, E]) apply(ev E, reason string, env Env[S, E], attrs []slog.A
 		Reason:  reason,
 		Attrs:   attrs,
 	}
-	m.state = to
+	m.state, m.out = to, next
 	m.firing = true
-	rec = env.Entered(m, rec)
+	env.Entered(m, &m.rec)
 	m.firing = false
-	env.Emit(rec)
-	return rec, nil
+	env.Emit(&m.rec)
+	return nil
 }

@@ -13,14 +13,20 @@ type Mailbox[T any] struct {
 	flushing bool
 }
 
-// Put queues v; call it with the owner's lock held.
-func (b *Mailbox[T]) Put(v T) { b.out = append(b.out, v) }
-
-// Len is how many items are queued and not yet handed out.
-func (b *Mailbox[T]) Len() int { return len(b.out) }
-
-// At returns the queued item i, for filling in a placeholder Put earlier.
-func (b *Mailbox[T]) At(i int) *T { return &b.out[i] }
+// Add queues a zero item and returns it to be filled in, in place (an
+// item is written once, not built and then copied); call it with the
+// owner's lock held and fill it in before releasing the lock.
+func (b *Mailbox[T]) Add() *T {
+	n := len(b.out)
+	if n == cap(b.out) {
+		var zero T
+		b.out = append(b.out, zero)
+	} else {
+		// Items past the length are zero: handed-out batches are cleared.
+		b.out = b.out[:n+1]
+	}
+	return &b.out[n]
+}
 
 // UnlockAndFlush must be called with mu held; it releases it and calls
 // deliver for every queued item, in order, without the lock.

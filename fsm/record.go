@@ -70,7 +70,7 @@ func writeValue(b *strings.Builder, v string) {
 // Log writes the record to logger at level, stamped with the record's own
 // time (from the injected clock) rather than the wall clock slog would use.
 // It costs one Enabled call when the level is discarded.
-func Log[S ~string, E ~string](ctx context.Context, logger *slog.Logger, level slog.Level, r Record[S, E]) {
+func Log[S ~string, E ~string](ctx context.Context, logger *slog.Logger, level slog.Level, r *Record[S, E]) {
 	if logger == nil || !logger.Enabled(ctx, level) {
 		return
 	}

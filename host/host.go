@@ -40,9 +40,9 @@ type Output[S ~string, E ~string] struct {
 type Owner[S ~string, E ~string] interface {
 	// Entered runs under the lock after each state change, before its
 	// record is emitted; it may queue effects (Queue) and follow-ups (Then)
-	// and append attributes to rec.
-	// (The record travels by value so it does not escape to the heap.)
-	Entered(rec fsm.Record[S, E]) fsm.Record[S, E]
+	// and append attributes to rec (the machine's scratch record: never
+	// kept past the call).
+	Entered(rec *fsm.Record[S, E])
 	// Due runs under the lock when the machine's deadline is due.
 	Due(now time.Time)
 	// Effect carries out one effect after the lock is released.
@@ -286,7 +286,8 @@ func (h *Host[S, E]) ErrorDue(now time.Time) (attempt, reason string, probed boo
 	if !h.probeAt.IsZero() && !now.Before(h.probeAt) {
 		// A probe is not a transition: it goes out on its own, after the lock.
 		h.probe = h.rt.NewProbe()
-		h.box.Put(Output[S, E]{Kind: OutProbe, Session: h.probe})
+		o := h.box.Add()
+		o.Kind, o.Session = OutProbe, h.probe
 		h.probeAt = now.Add(h.probeEvery)
 		probed = true
 	}
@@ -313,7 +314,7 @@ type env[S ~string, E ~string] Host[S, E]
 
 func (e *env[S, E]) Now() time.Time { return e.rt.clock.Now() }
 
-func (e *env[S, E]) Entered(_ *fsm.Machine[S, E], rec fsm.Record[S, E]) fsm.Record[S, E] {
+func (e *env[S, E]) Entered(_ *fsm.Machine[S, E], rec *fsm.Record[S, E]) {
 	h := (*Host[S, E])(e)
 	if rec.From != rec.To {
 		h.Disarm()
@@ -322,20 +323,21 @@ func (e *env[S, E]) Entered(_ *fsm.Machine[S, E], rec fsm.Record[S, E]) fsm.Reco
 			h.recoverAt, h.probeAt, h.probe = time.Time{}, time.Time{}, 0
 		}
 	}
-	rec = h.owner.Entered(rec)
+	h.owner.Entered(rec)
 	if rec.From != rec.To {
 		h.rt.changedState()
 	}
-	return rec
 }
 
 // Emit queues the record, then the effects its transition decided.
-func (e *env[S, E]) Emit(rec fsm.Record[S, E]) {
+func (e *env[S, E]) Emit(rec *fsm.Record[S, E]) {
 	h := (*Host[S, E])(e)
-	h.box.Put(Output[S, E]{Kind: OutRecord, Rec: rec})
+	o := h.box.Add()
+	o.Kind, o.Rec = OutRecord, *rec
 	for i := range h.pending {
-		h.pending[i].Rec = rec
-		h.box.Put(h.pending[i])
+		o := h.box.Add()
+		*o = h.pending[i]
+		o.Rec = *rec
 	}
 	clear(h.pending)
 	h.pending = h.pending[:0]
@@ -359,7 +361,7 @@ func (h *Host[S, E]) deliver(o *Output[S, E]) {
 	if o.Rec.To == h.kind.Error {
 		level = slog.LevelWarn
 	}
-	fsm.Log(context.Background(), h.rt.log, level, o.Rec)
+	fsm.Log(context.Background(), h.rt.log, level, &o.Rec)
 	for _, obs := range h.kind.Observers {
 		obs(o.Rec)
 	}

@@ -32,14 +32,13 @@ var toyDef = fsm.MustCompile(fsm.Spec[string, string]{
 	},
 })
 
-func (t *toy) Entered(rec fsm.Record[string, string]) fsm.Record[string, string] {
+func (t *toy) Entered(rec *fsm.Record[string, string]) {
 	switch rec.To {
 	case "Down":
-		t.EnterError(&rec, &t.policy, t.unreached, true)
+		t.EnterError(rec, &t.policy, t.unreached, true)
 	case "Up":
 		// Healthy only long after: the budget is not refilled in these tests.
 	}
-	return rec
 }
 
 func (t *toy) Due(now time.Time) {

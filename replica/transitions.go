@@ -21,8 +21,7 @@ type output = host.Output[State, Event]
 // owner is the Instance seen as its host's owner.
 type owner Instance
 
-func (o *owner) Entered(r Record) Record {
-	rec := &r
+func (o *owner) Entered(rec *Record) {
 	in := (*Instance)(o)
 	now := rec.Time
 	from, to := rec.From, rec.To
@@ -80,7 +79,6 @@ func (o *owner) Entered(r Record) Record {
 		in.Queue(output{Kind: host.OutEffect, Code: effRefillSlots, Reason: in.refillSlots})
 		in.refillSlots = ""
 	}
-	return r
 }
 
 func (o *owner) Due(now time.Time) {

@@ -243,9 +243,15 @@ func (s *Slot) SetEndpoint(endpoint, reason string) (Record, error) {
 		return Record{}, nil
 	}
 	old := s.endpoint
+	attrs := []slog.Attr{slog.String(AttrOldEndpoint, or(old, "instance master")), slog.String(AttrNewEndpoint, endpoint)}
+	if !s.M.Can(EvRepoint) {
+		// Refused (a detached slot): the slot keeps its endpoint and
+		// budget; Fire only words the refusal.
+		return s.Fire(EvRepoint, reason, attrs...)
+	}
 	s.endpoint = endpoint
 	s.Host.Refill()
-	return s.Fire(EvRepoint, reason, slog.String(AttrOldEndpoint, or(old, "instance master")), slog.String(AttrNewEndpoint, endpoint))
+	return s.Fire(EvRepoint, reason, attrs...)
 }
 
 func or(v, def string) string {

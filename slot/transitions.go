@@ -28,8 +28,7 @@ func continues(from, to State) bool {
 		from == to
 }
 
-func (o *owner) Entered(r Record) Record {
-	rec := &r
+func (o *owner) Entered(rec *Record) {
 	s := (*Slot)(o)
 	s.stats.Transitions++
 	now := rec.Time
@@ -104,7 +103,6 @@ func (o *owner) Entered(r Record) Record {
 		s.enterError(rec, from)
 	}
 	s.countProbing()
-	return r
 }
 
 // countProbing keeps the runtime's count of probing slots current.

@@ -196,6 +196,16 @@ func TestSetEndpoint(t *testing.T) {
 	assert.False(t, st.Exhausted)
 	assert.Equal(t, 1, st.AttemptsLeft)
 	assert.Equal(t, "127.0.0.1:7001", h.drv.last().Endpoint)
+
+	// A re-point the machine refuses (a detached slot) changes nothing:
+	// the endpoint and the budget stay as they were.
+	_, err = s.Detach("operator")
+	require.NoError(t, err)
+	before := s.Status()
+	_, err = s.SetEndpoint("127.0.0.1:7002", "refused")
+	require.ErrorIs(t, err, fsm.ErrNotAllowed)
+	assert.Equal(t, "127.0.0.1:7001", s.Endpoint())
+	assert.Equal(t, before, s.Status())
 }
 
 // Sessions never repeat within a runtime, across slots and re-created ids.

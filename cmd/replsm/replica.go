@@ -97,7 +97,7 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	shards := shardFlags{}
-	fs.Var(shards, "shard", "a shard and the Redis primary it follows, ID=HOST:PORT (repeat for each shard)")
+	fs.Var(shards, "shard", "a shard and the Redis primary it follows, ID=HOST:PORT, or ID=sentinel:NAME with --sentinel (repeat for each shard)")
 	listen := fs.String("listen", "127.0.0.1:6380", "address to serve reads on")
 	keepalive := fs.Duration("keepalive", 20*time.Second, "a shard with no data or ping for this long reconnects (above the primary's repl-ping-replica-period)")
 	replyTimeout := fs.Duration("reply-timeout", 10*time.Second, "how long a shard waits for its primary's PSYNC reply")
@@ -114,6 +114,12 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	metricsListen := fs.String("metrics-listen", "", "serve Prometheus /metrics and the live status page (/) on HOST:PORT; empty: off")
 	lagProbe := fs.Duration("lag-probe", time.Second, "with --metrics-listen: ask each shard's primary for its offset this often, for lag in bytes and seconds (0: off)")
 	backlog := fs.String("backlog", "1mb", "the stream each shard keeps, so that replicas of its primary continue from it after REPLICAOF NO ONE (repl-backlog-size of the promoted shard)")
+	sentinels := fs.String("sentinel", "", "HOST:PORT[,HOST:PORT...] of Redis Sentinels; a shard given as ID=sentinel:NAME follows the primary they name for NAME (docs/sentinel.md)")
+	priority := fs.Int("replica-priority", 0, "slave_priority in INFO; Sentinel never promotes a replica of priority 0")
+	spoolDir := fs.String("spool-dir", "", "where a full sync spools its snapshot and the stream that follows past --spool-memory (empty: --state-dir, else the system temp dir); files are removed once used")
+	spoolMem := fs.Int64("spool-memory", replica.DefaultSpoolMemory, "bytes of a full sync's snapshot, and of the stream spooled while it loads, held in memory before the rest goes to a file")
+	maxPayload := fs.Int64("max-payload", 0, "refuse a full sync whose snapshot passes this many bytes (0: no limit)")
+	maxStreamSpool := fs.Int64("max-stream-spool", replica.DefaultMaxStreamSpool, "fail a full sync when the stream spooled while its snapshot loads passes this many bytes (0: no limit)")
 	notifyURL := fs.String("notify-url", "", "POST milestones (full sync completed, shard exhausted, ...) as JSON to this http(s) URL, at least once, with an Idempotency-Key header")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -150,6 +156,8 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return usageErr("--snapshot-interval must be > 0, got %s", *snapEvery)
 	case *snapBytes < 0:
 		return usageErr("--snapshot-bytes must be >= 0, got %d", *snapBytes)
+	case *spoolMem <= 0 || *maxPayload < 0 || *maxStreamSpool < 0:
+		return usageErr("--spool-memory must be > 0, --max-payload and --max-stream-spool >= 0")
 	}
 	if err := checkListen(*listen); err != nil {
 		return usageErr("--listen: %v", err)
@@ -167,7 +175,19 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	}
 
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	sc, err := sentinelShards(shards, *sentinels)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if *priority < 0 {
+		return usageErr("--replica-priority must be >= 0, got %d", *priority)
+	}
+	if sc != nil && !resolveSentinelShards(ctx, shards, sc, log) {
+		return 1
+	}
 	cfg := replica.DefaultConfig()
+	cfg.Sentinel = sc
+	cfg.ReplicaPriority = *priority
 	cfg.Shards = shards
 	cfg.ListenAddr = *listen
 	cfg.SlotConfig.KeepaliveTimeout = *keepalive
@@ -187,6 +207,8 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	cfg.StateDir = *stateDir
 	cfg.SnapshotInterval = *snapEvery
 	cfg.SnapshotBytes = *snapBytes
+	cfg.SpoolDir, cfg.SpoolMemory = *spoolDir, *spoolMem
+	cfg.MaxPayload, cfg.MaxStreamSpool = *maxPayload, *maxStreamSpool
 	if *metricsListen != "" {
 		cfg.LagProbeInterval = *lagProbe
 	}

@@ -86,6 +86,11 @@ type Options struct {
 
 	// Name labels the server in errors; empty means "redis-server".
 	Name string
+
+	// ConfigFile, when set, is passed as redis-server's first argument
+	// (before the standard ones), as sentinel mode requires; see
+	// [StartSentinel].
+	ConfigFile string
 }
 
 // Server is one real redis-server process listening on 127.0.0.1, in its
@@ -188,7 +193,10 @@ func newServer(opts Options, binary string, port int) *Server {
 		timeout:   opts.StartTimeout,
 		grace:     opts.StopGrace,
 	}
-	s.args = []string{
+	if opts.ConfigFile != "" {
+		s.args = append(s.args, opts.ConfigFile)
+	}
+	s.args = append(s.args,
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -198,7 +206,7 @@ func newServer(opts Options, binary string, port int) *Server {
 		"--logfile", s.logPath,
 		"--repl-diskless-sync-delay", "0",
 		"--shutdown-timeout", "0",
-	}
+	)
 	if opts.DBFilename != "" {
 		s.args = append(s.args, "--dbfilename", opts.DBFilename)
 	}

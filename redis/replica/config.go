@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -66,9 +67,26 @@ type Config struct {
 	// primary's repl-ping-replica-period.
 	ReadTimeout time.Duration
 
-	// MaxPayload bounds the RDB payload of a full sync, in bytes; a larger
-	// one fails the session before it is buffered. Zero means no limit.
+	// MaxPayload bounds the RDB payload of a full sync, in bytes: one
+	// announced larger fails at once, an EOF-marked one when it passes the
+	// bound, with ErrSpoolFull and the shard in Error with the reason. Zero
+	// means no limit (the payload past SpoolMemory is on disk, not in
+	// memory, either way).
 	MaxPayload int64
+
+	// SpoolMemory is how much of a full sync's payload, and of the stream
+	// that follows it while it loads, is held in memory; the rest goes to
+	// a temporary file in SpoolDir, removed once used (docs/fullsync.md).
+	// Zero means DefaultSpoolMemory.
+	SpoolMemory int64
+
+	// MaxStreamSpool bounds the stream spooled while a snapshot loads, in
+	// bytes; past it the sync fails with ErrSpoolFull. Zero means no limit.
+	MaxStreamSpool int64
+
+	// SpoolDir is where spool files go; empty means StateDir, or
+	// os.TempDir() without one.
+	SpoolDir string
 
 	// LagProbeInterval, when > 0, asks every Connected shard's primary for
 	// its offset (ROLE, on a short-lived connection) this often, so INFO and
@@ -150,6 +168,16 @@ type Config struct {
 	// usual sink.
 	Notify outbox.Sink
 
+	// ReplicaPriority is what INFO replication reports as slave_priority
+	// (and replica_priority). Sentinel never promotes a replica of
+	// priority 0, the default: this replica cannot take writes. Must be
+	// >= 0.
+	ReplicaPriority int
+
+	// Sentinel, when set, makes the shards it names follow the primary
+	// Redis Sentinel names for them (sentinel.go, docs/sentinel.md).
+	Sentinel *SentinelConfig
+
 	// Outbox tunes delivery to Notify: backoff, breaker threshold and
 	// cooldown, backlog warning threshold. Zero fields take the outbox
 	// defaults; a nil Logger uses Logger.
@@ -160,6 +188,13 @@ type Config struct {
 const (
 	DefaultSnapshotInterval       = time.Minute
 	DefaultSnapshotBytes    int64 = 64 << 20
+)
+
+// Spool defaults: SpoolMemory's zero value, and DefaultConfig's
+// MaxStreamSpool (at 1500 writes/s of 4 KiB, about three minutes of load).
+const (
+	DefaultSpoolMemory    int64 = 16 << 20
+	DefaultMaxStreamSpool int64 = 1 << 30
 )
 
 // DefaultConfig returns the numbers a production replica starts from: the
@@ -185,6 +220,7 @@ func DefaultConfig() Config {
 
 		SnapshotInterval: DefaultSnapshotInterval,
 		SnapshotBytes:    DefaultSnapshotBytes,
+		MaxStreamSpool:   DefaultMaxStreamSpool,
 	}
 }
 
@@ -219,8 +255,18 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%w: %s must be > 0, got %s", ErrInvalidConfig, d.name, d.v)
 		}
 	}
+	if c.ReplicaPriority < 0 {
+		return fmt.Errorf("%w: ReplicaPriority must be >= 0, got %d", ErrInvalidConfig, c.ReplicaPriority)
+	}
+	if err := c.Sentinel.validate(c.Shards); err != nil {
+		return err
+	}
 	if c.StreamStartAckPeriod < 0 {
 		return fmt.Errorf("%w: StreamStartAckPeriod must be >= 0, got %s", ErrInvalidConfig, c.StreamStartAckPeriod)
+	}
+	if c.MaxPayload < 0 || c.SpoolMemory < 0 || c.MaxStreamSpool < 0 {
+		return fmt.Errorf("%w: MaxPayload, SpoolMemory and MaxStreamSpool must be >= 0, got %d, %d and %d",
+			ErrInvalidConfig, c.MaxPayload, c.SpoolMemory, c.MaxStreamSpool)
 	}
 	if c.LagProbeInterval < 0 {
 		return fmt.Errorf("%w: LagProbeInterval must be >= 0, got %s", ErrInvalidConfig, c.LagProbeInterval)
@@ -269,4 +315,23 @@ func (c Config) streamStartAckPeriod() time.Duration {
 		p = defaultStreamStartAckPeriod
 	}
 	return min(p, c.AckPeriod)
+}
+
+// spoolMemory resolves SpoolMemory.
+func (c Config) spoolMemory() int64 {
+	if c.SpoolMemory == 0 {
+		return DefaultSpoolMemory
+	}
+	return c.SpoolMemory
+}
+
+// spoolDir resolves SpoolDir.
+func (c Config) spoolDir() string {
+	switch {
+	case c.SpoolDir != "":
+		return c.SpoolDir
+	case c.StateDir != "":
+		return c.StateDir
+	}
+	return os.TempDir()
 }

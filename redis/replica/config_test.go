@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -39,6 +40,24 @@ func TestConfigValidate(t *testing.T) {
 		{"instance config", func(c *Config) { c.Instance.RecoveryCap = 0 }, "RecoveryCap"},
 		{"snapshot interval with state dir", func(c *Config) { c.StateDir, c.SnapshotInterval = "/tmp", 0 }, "SnapshotInterval must be > 0"},
 		{"negative snapshot bytes", func(c *Config) { c.SnapshotBytes = -1 }, "SnapshotBytes must be >= 0"},
+		{"negative replica priority", func(c *Config) { c.ReplicaPriority = -1 }, "ReplicaPriority must be >= 0"},
+		{"sentinel without sentinels", func(c *Config) {
+			c.Sentinel = &SentinelConfig{Masters: map[slot.ID]string{0: "m"}}
+		}, "needs Sentinels and Masters"},
+		{"sentinel shard not in shards", func(c *Config) {
+			c.Sentinel = &SentinelConfig{Sentinels: []string{"127.0.0.1:26379"}, Masters: map[slot.ID]string{1: "m"}}
+		}, "not in Shards"},
+		{"sentinel bad address", func(c *Config) {
+			c.Sentinel = &SentinelConfig{Sentinels: []string{"127.0.0.1"}, Masters: map[slot.ID]string{0: "m"}}
+		}, "missing port"},
+		{"sentinel name twice", func(c *Config) {
+			c.Shards[1] = "127.0.0.1:7001"
+			c.Sentinel = &SentinelConfig{Sentinels: []string{"127.0.0.1:26379"}, Masters: map[slot.ID]string{0: "m", 1: "m"}}
+		}, "both follow sentinel name"},
+		{"sentinel negative hold", func(c *Config) {
+			c.Sentinel = &SentinelConfig{Sentinels: []string{"127.0.0.1:26379"}, Masters: map[slot.ID]string{0: "m"}, FailoverHold: -1}
+		}, "FailoverHold"},
+		{"negative spool ceiling", func(c *Config) { c.MaxStreamSpool = -1 }, "MaxPayload, SpoolMemory and MaxStreamSpool must be >= 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,4 +98,16 @@ func TestUnknownShard(t *testing.T) {
 	assert.Error(t, r.Reset(3, "x"), "a shard that is not in Error cannot be reset")
 	assert.Equal(t, []slot.ID{3}, r.ShardIDs())
 	assert.Equal(t, "", r.Addr())
+}
+
+func TestConfigSpoolDefaults(t *testing.T) {
+	var c Config
+	assert.Equal(t, os.TempDir(), c.spoolDir())
+	assert.Equal(t, DefaultSpoolMemory, c.spoolMemory())
+	c.StateDir = "/state"
+	assert.Equal(t, "/state", c.spoolDir(), "the state dir when there is one")
+	c.SpoolDir, c.SpoolMemory = "/spool", 5
+	assert.Equal(t, "/spool", c.spoolDir())
+	assert.Equal(t, int64(5), c.spoolMemory())
+	assert.Equal(t, DefaultMaxStreamSpool, DefaultConfig().MaxStreamSpool)
 }

@@ -13,10 +13,13 @@
 //	                                REPLCONF capa eof capa psync2,
 //	                                PSYNC <replid> <offset+1> (or ? -1)
 //	+CONTINUE [<newid>]          -> slot.SyncOK, then the stream
-//	+FULLRESYNC <id> <offset>    -> slot.DBSyncStarted, RDB payload read
-//	                                (slot.Data as bytes arrive), loaded into
-//	                                a new keyspace, swapped in whole,
-//	                                cursor = (id, offset), slot.DBSyncDone
+//	+FULLRESYNC <id> <offset>    -> slot.DBSyncStarted, RDB payload spooled
+//	                                at wire speed (slot.Data as bytes
+//	                                arrive) and loaded into a new keyspace
+//	                                meanwhile, the stream after it spooled
+//	                                until the load is in, swapped in whole,
+//	                                cursor = (id, offset), slot.DBSyncDone,
+//	                                spooled stream applied, then live
 //	-LOADING, -MASTERDOWN,
 //	-NOMASTERLINK (busy)         -> slot.Busy(session, reason): asked again
 //	                                after BusyPoll, no budget spent
@@ -79,7 +82,13 @@
 // Crash tests stop a child process at the points that matter with
 // internal/failpoint (REPLSM_FAILPOINTS); unarmed, the points cost nothing.
 //
-// Goroutines: one per live session plus its ticker (ACKs, read timeout),
+// A full sync never stops reading the socket, so a primary's output buffer
+// for the replica stays small under a write load (docs/fullsync.md): the
+// spools hold SpoolMemory in memory and the rest in a file in SpoolDir,
+// bounded by MaxPayload and MaxStreamSpool (ErrSpoolFull).
+//
+// Goroutines: one per live session plus its ticker (ACKs, read timeout)
+// and, during a full sync, its loader and stream receiver,
 // one per meta step, at most one reachability probe per shard, the read server's, the snapshot writer and the
 // outbox's deliverer. Close stops them all and waits.
 // A session of a shard starts only after the previous one has exited, so a
@@ -108,6 +117,11 @@
 // (redis/pubsub; a PUBLISH read from the replication stream is delivered to
 // this replica's subscribers), CLIENT SETNAME/GETNAME/KILL, CONFIG REWRITE
 // (+OK) and MULTI ... EXEC, whose commands run one after the other.
+// A shard named in Config.Sentinel follows whichever primary the sentinels
+// name (sentinel.go, docs/sentinel.md): it holds off a primary being failed
+// over from +try-failover, and re-points on +switch-master once the
+// announced node's ROLE says master. INFO reports slave_priority 0
+// (Config.ReplicaPriority), so Sentinel never promotes it.
 //
 // Writes answer "-READONLY You can't write against a read only replica.".
 package replica

@@ -149,7 +149,7 @@ func (r *Replica) writeReplication(b *strings.Builder, st *connState, now time.T
 	shards := r.shardsFor(st)
 	b.WriteString("# Replication\r\nrole:slave\r\n")
 	if len(shards) == 1 {
-		writeShardFields(b, shards[0], now)
+		writeShardFields(b, shards[0], now, r.cfg.ReplicaPriority)
 		return
 	}
 	up, syncing, downMax := 0, false, int64(-1)
@@ -167,6 +167,7 @@ func (r *Replica) writeReplication(b *strings.Builder, st *connState, now time.T
 	if up < len(shards) {
 		fmt.Fprintf(b, "master_link_down_since_seconds:%d\r\n", downMax)
 	}
+	writePriority(b, r.cfg.ReplicaPriority)
 	fmt.Fprintf(b, "slave_read_only:1\r\nconnected_slaves:0\r\nreplsm_shards:%d\r\nreplsm_shards_up:%d\r\n", len(shards), up)
 	for _, sh := range shards {
 		writeShardLine(b, sh, now)
@@ -208,7 +209,7 @@ func (r *Replica) writeShardSections(b *strings.Builder, st *connState, now time
 			b.WriteString("\r\n")
 		}
 		fmt.Fprintf(b, "# Shard %d\r\nrole:slave\r\n", sh.id)
-		writeShardFields(b, sh, now)
+		writeShardFields(b, sh, now, r.cfg.ReplicaPriority)
 	}
 }
 
@@ -225,7 +226,7 @@ func downSince(sh *shard, now time.Time) int64 {
 
 // writeShardFields writes a Redis 7.0 replica's INFO replication fields,
 // in its order, for one shard.
-func writeShardFields(b *strings.Builder, sh *shard, now time.Time) {
+func writeShardFields(b *strings.Builder, sh *shard, now time.Time, priority int) {
 	ss := sh.stats()
 	nowNano := now.UnixNano()
 	connected := ss.State == slot.Connected
@@ -253,7 +254,8 @@ func writeShardFields(b *strings.Builder, sh *shard, now time.Time) {
 	if !connected {
 		fmt.Fprintf(b, "master_link_down_since_seconds:%d\r\n", downSince(sh, now))
 	}
-	b.WriteString("slave_priority:100\r\nslave_read_only:1\r\nreplica_announced:1\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n")
+	writePriority(b, priority)
+	b.WriteString("slave_read_only:1\r\nreplica_announced:1\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n")
 	id2, off2 := sh.second()
 	if id2 == "" {
 		id2 = noReplID
@@ -363,6 +365,7 @@ func (r *Replica) writeReplsm(b *strings.Builder, st *connState, now time.Time) 
 			b.WriteString("\r\n")
 		}
 	}
+	r.writeSentinelInfo(b)
 	var oi Info
 	r.outboxInfo(&oi)
 	for _, line := range oi.outboxLines(now) {
@@ -414,4 +417,10 @@ func writeCoreInfo(b *strings.Builder, i core.Info) {
 		}
 		b.WriteByte('\n')
 	}
+}
+
+// writePriority is slave_priority (what Sentinel reads; 0 = never promote
+// this replica, Config.ReplicaPriority's default) and its newer name.
+func writePriority(b *strings.Builder, priority int) {
+	fmt.Fprintf(b, "slave_priority:%d\r\nreplica_priority:%d\r\n", priority, priority)
 }

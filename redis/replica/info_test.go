@@ -77,6 +77,8 @@ func TestInfoReplicationLikeRedis(t *testing.T) {
 	assert.Equal(t, "0", info["replsm_exhausted"])
 	assert.Equal(t, "-1", info["replsm_lag_bytes"], "no lag probe configured")
 	assert.Equal(t, "100", info["slave_repl_offset"])
+	assert.Equal(t, "0", info["slave_priority"], "Sentinel must never promote a replsm replica")
+	assert.Equal(t, "0", info["replica_priority"])
 	assert.Equal(t, strings.Repeat("b", 40), info["master_replid"])
 	assert.Equal(t, "no-failover", info["master_failover_state"])
 

@@ -47,6 +47,9 @@ type Replica struct {
 	started0 time.Time        // for INFO server's uptime
 	runID    string
 	stopLag  context.CancelFunc
+	sent     *sentinelFollower // nil without Config.Sentinel (sentinel.go)
+
+	repointMu sync.Mutex // one re-point at a time, whoever asks (repoint.go)
 
 	roleMu  sync.Mutex // one promotion or demotion at a time (roles.go)
 	mu      sync.Mutex
@@ -157,6 +160,11 @@ func New(cfg Config, clk clock.Clock) (_ *Replica, err error) {
 			return nil, err
 		}
 	}
+	if cfg.Sentinel != nil {
+		if r.sent, err = newSentinelFollower(r); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -224,6 +232,9 @@ func (r *Replica) Start() error {
 	if _, err := r.inst.SlaveOf(r.masterLabel()); err != nil {
 		return err
 	}
+	if r.sent != nil {
+		r.sent.start()
+	}
 	return nil
 }
 
@@ -256,6 +267,9 @@ func (r *Replica) Close() error {
 	}
 	r.mu.Unlock()
 
+	if r.sent != nil {
+		r.sent.close() // no re-point from here on
+	}
 	// Timers first, so no transition starts a session while we stop them.
 	r.inst.Stop()
 	var err error

@@ -52,29 +52,46 @@ func (r *Replica) replicaOf(c *server.Conn, sh *shard, host, port []byte) error 
 	if err != nil {
 		return c.WriteErrorf("ERR %v", err)
 	}
+	reason := "REPLICAOF " + addr + " from " + clientLabel(c)
 	if sh.prim.Load() != nil {
-		if err := r.demote(sh, addr, "REPLICAOF "+addr); err != nil {
+		if err := r.demote(sh, addr, reason); err != nil {
 			return c.WriteErrorf("ERR %v", err)
 		}
 		return c.WriteOK()
 	}
+	if err := r.repoint(sh, addr, reason); err != nil {
+		return c.WriteErrorf("ERR %v", err)
+	}
+	return c.WriteOK()
+}
+
+// repoint makes a replica shard sh follow addr, giving reason to the
+// slot's repoint transition. The primary already followed is a no-op
+// (nil); a primary another shard follows is refused, and so is a shard
+// that is a primary itself (demote is the way back).
+func (r *Replica) repoint(sh *shard, addr, reason string) error {
+	r.repointMu.Lock()
+	defer r.repointMu.Unlock()
+	if sh.prim.Load() != nil {
+		return fmt.Errorf("shard %d is a primary now (promoted); REPLICAOF demotes it", sh.id)
+	}
 	if addr == sh.addr() {
-		return c.WriteOK() // already following it: nothing closed, nothing re-synced
+		return nil // already following it: nothing closed, nothing re-synced
 	}
 	for _, o := range r.order {
 		if o != sh && o.addr() == addr {
 			// Two shards of one primary would hold the same data twice.
-			return c.WriteErrorf("ERR shard %d already follows %s", o.id, addr)
+			return fmt.Errorf("shard %d already follows %s", o.id, addr)
 		}
 	}
 	old := sh.addr()
 	sh.ep.Store(parseEndpoint(addr))
-	if _, err := sh.slot.SetEndpoint(addr, "REPLICAOF "+addr); err != nil {
+	if _, err := sh.slot.SetEndpoint(addr, reason); err != nil {
 		sh.ep.Store(parseEndpoint(old))
-		return c.WriteErrorf("ERR %v", err)
+		return err
 	}
-	r.log.Info("shard re-pointed", slog.String("id", sh.id.String()), slog.String("from", old), slog.String("to", addr))
-	return c.WriteOK()
+	r.log.Info("shard re-pointed", slog.String("id", sh.id.String()), slog.String("from", old), slog.String("to", addr), slog.String("reason", reason))
+	return nil
 }
 
 // replicaOfAddr checks REPLICAOF's host and port the way Redis does (a port
@@ -92,4 +109,14 @@ func replicaOfAddr(host, port string) (string, error) {
 		return "", err
 	}
 	return addr, nil
+}
+
+// clientLabel names who sent a command, for the transition log: a
+// sentinel reconfiguring this replica names its connection
+// "sentinel-<id>-cmd".
+func clientLabel(c *server.Conn) string {
+	if n := c.Name(); n != "" {
+		return clipText(n) + " at " + c.Remote()
+	}
+	return c.Remote()
 }

@@ -25,6 +25,7 @@ type phase int32
 const (
 	phaseHandshake phase = iota // dial, PING, REPLCONF, PSYNC and its reply
 	phaseTransfer               // +FULLRESYNC received; RDB payload arriving
+	phaseLoad                   // payload received; loading, the stream spooled
 	phaseStream                 // the command stream
 )
 
@@ -64,6 +65,10 @@ type session struct {
 	// is read; streamStart tells the ticker to ACK fast meanwhile.
 	awaitStream atomic.Bool
 	streamStart chan struct{}
+
+	// snapOff is the offset of the snapshot loading in phaseLoad: what
+	// the ACKs say until it is installed (transfer.go).
+	snapOff atomic.Int64
 }
 
 func newSession(rep *Replica, sh *shard, req slot.Request, prev <-chan struct{}) *session {
@@ -172,6 +177,9 @@ func (s *session) run() {
 
 // sync runs the session's phases in order and returns why it ended.
 func (s *session) sync() error {
+	if err := s.rep.failoverHold(s.sh, s.endpoint); err != nil {
+		return err // a sentinel failover of this primary is under way (sentinel.go)
+	}
 	if err := s.dial(); err != nil {
 		return fmt.Errorf("%w: %w", errUnreached, err)
 	}
@@ -186,7 +194,7 @@ func (s *session) sync() error {
 		return err
 	}
 	if hs.full {
-		if err := s.transfer(br, hs); err != nil {
+		if rd, err = s.transfer(br, hs); err != nil {
 			return err
 		}
 	} else if err := s.cont(hs); err != nil {
@@ -284,21 +292,39 @@ func (s *session) tick() {
 		}
 		// A write blocked on a frozen primary stops this loop too; the slot's
 		// keepalive timer then closes the session.
-		if phase(s.phase.Load()) == phaseStream {
+		if ph := phase(s.phase.Load()); ph >= phaseLoad {
 			if err := s.ack(); err != nil {
 				s.abort(err)
 				return
 			}
-			if d := s.rep.dur; d != nil {
+			if d := s.rep.dur; ph == phaseStream && d != nil {
 				d.tick(s.sh, now)
 			}
 		}
 	}
 }
 
-// ack sends REPLCONF ACK with the offset of the last byte applied.
+// ack sends REPLCONF ACK with the offset of the last byte applied; while
+// a snapshot loads, with the snapshot's offset: a Redis 7.0 primary starts
+// the stream only on an ACK, and what it streams meanwhile is spooled.
 func (s *session) ack() error {
-	return s.write("REPLCONF", "ACK", itoa(s.sh.cursor().Offset))
+	off := s.sh.cursor().Offset
+	if phase(s.phase.Load()) == phaseLoad {
+		off = s.snapOff.Load()
+	}
+	return s.write("REPLCONF", "ACK", itoa(off))
+}
+
+// setReadDeadline sets the connection's read deadline: a past one wakes
+// the session's goroutine out of a read (transfer.go), the zero one clears
+// it. Nothing else uses read deadlines (ReadTimeout is the ticker's).
+func (s *session) setReadDeadline(t time.Time) {
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c != nil {
+		_ = c.SetReadDeadline(t)
+	}
 }
 
 // sessionReader is what the session's bufio.Reader reads from: the

@@ -168,7 +168,8 @@ func TestSessionCorruptSnapshotKeepsOldData(t *testing.T) {
 	fc := f.next()
 	fc.handshake()
 	fc.send("+FULLRESYNC " + replID1 + " 0\r\n" + payload(rdbOf(t, "old", "1")))
-	fc.expect("REPLCONF", "ACK", "0")
+	fc.expect("REPLCONF", "ACK", "0") // at the end mark: the load may still run
+	waitState(t, r, 0, slot.Connected, 5*time.Second)
 	u := unionClient(t, r)
 	assert.Equal(t, "1", u.Get(ctx, "old").Val())
 
