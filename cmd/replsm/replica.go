@@ -112,6 +112,7 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	snapBytes := fs.Int64("snapshot-bytes", replica.DefaultSnapshotBytes, "with --state-dir: also snapshot a shard after this many stream bytes (0: off); keep it under the primary's repl-backlog-size")
 	metricsListen := fs.String("metrics-listen", "", "serve Prometheus /metrics and the live status page (/) on HOST:PORT; empty: off")
 	lagProbe := fs.Duration("lag-probe", time.Second, "with --metrics-listen: ask each shard's primary for its offset this often, for lag in bytes and seconds (0: off)")
+	pprofListen := fs.String("pprof-listen", "", "serve Go runtime profiles (/debug/pprof/) on HOST:PORT, for measurements; empty: off")
 	notifyURL := fs.String("notify-url", "", "POST milestones (full sync completed, shard exhausted, ...) as JSON to this http(s) URL, at least once, with an Idempotency-Key header")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -157,6 +158,11 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 			return usageErr("--metrics-listen: %v", err)
 		}
 	}
+	if *pprofListen != "" {
+		if err := checkListen(*pprofListen); err != nil {
+			return usageErr("--pprof-listen: %v", err)
+		}
+	}
 	if *lagProbe < 0 {
 		return usageErr("--lag-probe must be >= 0, got %s", *lagProbe)
 	}
@@ -192,6 +198,14 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageErr("%v", err)
+	}
+	if *pprofListen != "" {
+		ln, err := servePprof(*pprofListen)
+		if err != nil {
+			fmt.Fprintf(stderr, "replsm replica: --pprof-listen: %v\n", err)
+			return 1
+		}
+		defer ln.Close() // before the replica starts, so a profile can cover the first sync
 	}
 	// What is left to fail is the state dir or its store file: not a usage
 	// problem, and the message says what to do.
