@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	// the catch-up measures applying, not a re-sync.
 	h.prim, err = redisproc.Start(ctx, redisproc.Options{
 		Dir: filepath.Join(h.dir, "primary"), Name: "primary", Clock: h.clk,
-		Args: []string{"--client-output-buffer-limit", "replica", "0", "0", "0", "--repl-backlog-size", "512mb"},
+		Args: []string{"--client-output-buffer-limit", "replica", "0", "0", "0", "--repl-backlog-size", "512mb", "--enable-debug-command", "local"},
 	})
 	if err != nil {
 		return nil, err
@@ -209,7 +209,7 @@ func (h *harness) syncReal(ctx context.Context, res *Result) error {
 	var err error
 	h.real, err = redisproc.Start(ctx, redisproc.Options{
 		Dir: filepath.Join(h.dir, "replica"), Name: "redis-replica", Clock: h.clk,
-		Args: redisproc.ReplicaOfArgs(h.prim.Port()), StartTimeout: h.cfg.Timeout,
+		Args: append(redisproc.ReplicaOfArgs(h.prim.Port()), "--enable-debug-command", "local"), StartTimeout: h.cfg.Timeout,
 	})
 	if err != nil {
 		return err
