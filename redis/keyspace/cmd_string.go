@@ -155,7 +155,8 @@ func (c *execCtx) set(args [][]byte, s setArgs, name string, onSet, onAbort *Rep
 			old = bulk(o.str)
 		}
 	}
-	found := c.lookupWrite(key) != nil
+	cur := c.lookupWrite(key)
+	found := cur != nil
 	if (s.nx && found) || (s.xx && !found) {
 		switch {
 		case s.get:
@@ -165,7 +166,16 @@ func (c *execCtx) set(args [][]byte, s setArgs, name string, onSet, onAbort *Rep
 		}
 		return null()
 	}
-	c.setValue(key, newString(c.gen(), clone(val)), s.keepTTL)
+	if cur != nil && cur.typ == TypeString && cur.gen == c.gen() {
+		// An unshared string is updated in place: no new object and no
+		// new map key (the replaced bytes are not written, only dropped).
+		cur.str = clone(val)
+		if !s.keepTTL {
+			delete(c.db.expires, string(key))
+		}
+	} else {
+		c.setValue(key, newString(c.gen(), clone(val)), s.keepTTL)
+	}
 	c.dirty++
 	switch {
 	case s.unit != unitNone:

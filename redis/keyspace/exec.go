@@ -29,6 +29,10 @@ type execCtx struct {
 	// suppress keeps the command itself out of the stream when it
 	// propagated its effects as other commands (XCLAIM).
 	suppress bool
+	// noProp skips building the command's propagated form: Apply's caller
+	// (a replica) discards it, and cloning every argument of every write
+	// was the largest allocation of a replica's stream apply.
+	noProp bool
 }
 
 func (k *Keyspace) newCtx(dbIndex *int, locked bool) *execCtx {
@@ -44,7 +48,7 @@ func (k *Keyspace) newCtx(dbIndex *int, locked bool) *execCtx {
 func (c *execCtx) run(cmd *command, args [][]byte) Result {
 	c.dirty, c.rewrite, c.prop, c.suppress = 0, nil, nil, false
 	reply := cmd.run(c, args)
-	if c.dirty > 0 && cmd.flags&flagWrite != 0 && !c.suppress {
+	if c.dirty > 0 && cmd.flags&flagWrite != 0 && !c.suppress && !c.noProp {
 		form := args
 		if c.rewrite != nil {
 			form = c.rewrite

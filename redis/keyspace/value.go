@@ -77,10 +77,19 @@ type Value struct {
 // Byte slices inside an object (string payloads, list elements, hash values)
 // are never written in place, even in an unshared object, so replies may
 // reference them after the lock is released.
+//
+// A string, by far the most common value, is 48 bytes: its collection
+// fields live behind the embedded *colls, nil for a string (docs/fullsync.md,
+// "Loading").
 type object struct {
-	gen  uint64
-	typ  Type
-	str  []byte
+	gen uint64
+	typ Type
+	str []byte
+	*colls
+}
+
+// colls holds a collection object's value; only the field of its type is set.
+type colls struct {
 	list *deque
 	hash map[string][]byte
 	set  map[string]struct{}
@@ -90,6 +99,9 @@ type object struct {
 
 func (o *object) clone(gen uint64) *object {
 	c := &object{gen: gen, typ: o.typ, str: o.str}
+	if o.colls != nil {
+		c.colls = &colls{}
+	}
 	switch o.typ {
 	case TypeList:
 		c.list = o.list.clone()
@@ -158,16 +170,18 @@ func sortedMembers(set map[string]struct{}) []string {
 
 func newString(gen uint64, b []byte) *object { return &object{gen: gen, typ: TypeString, str: b} }
 
-func newList(gen uint64) *object { return &object{gen: gen, typ: TypeList, list: &deque{}} }
+func newList(gen uint64) *object {
+	return &object{gen: gen, typ: TypeList, colls: &colls{list: &deque{}}}
+}
 
 func newHash(gen uint64) *object {
-	return &object{gen: gen, typ: TypeHash, hash: map[string][]byte{}}
+	return &object{gen: gen, typ: TypeHash, colls: &colls{hash: map[string][]byte{}}}
 }
 
 func newSet(gen uint64) *object {
-	return &object{gen: gen, typ: TypeSet, set: map[string]struct{}{}}
+	return &object{gen: gen, typ: TypeSet, colls: &colls{set: map[string]struct{}{}}}
 }
 
 func newZSet(gen uint64) *object {
-	return &object{gen: gen, typ: TypeZSet, zset: &zset{scores: map[string]float64{}}}
+	return &object{gen: gen, typ: TypeZSet, colls: &colls{zset: &zset{scores: map[string]float64{}}}}
 }
