@@ -3,7 +3,6 @@ package rdb
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 
@@ -65,6 +64,12 @@ var posInf, negInf = math.Inf(1), math.Inf(-1)
 // decodeFile reads a whole RDB from d into ks: header, opcodes, keys, the
 // checksum. It is the only loop over the file.
 func decodeFile(d *decoder, ks *keyspace.Keyspace, info *Info) error {
+	l := newLoader(ks, info)
+	return l.finish(decodeLoop(d, l))
+}
+
+func decodeLoop(d *decoder, l *loader) error {
+	ks, info := l.ks, l.info
 	hdr, err := d.fixed(headerLen)
 	if errors.Is(err, ErrCorrupt) {
 		return corruptf(0, "not an RDB file (no REDIS magic)")
@@ -152,7 +157,7 @@ func decodeFile(d *decoder, ks *keyspace.Keyspace, info *Info) error {
 		case opModuleAux, opFunction:
 			return unsupportedf(at, "opcode 0x%02x (module aux data or 7.0-rc functions)", op)
 		default:
-			if err := decodeKey(d, ks, info, op, at, db, expireAt); err != nil {
+			if err := decodeKey(d, l, op, at, db, expireAt); err != nil {
 				return err
 			}
 			expireAt = keyspace.NoExpire
@@ -163,7 +168,7 @@ func decodeFile(d *decoder, ks *keyspace.Keyspace, info *Info) error {
 // blobOrStr skips any string.
 func (d *decoder) blobOrStr() ([]byte, error) { return d.str() }
 
-func decodeKey(d *decoder, ks *keyspace.Keyspace, info *Info, typ byte, at int64, db int, expireAt int64) error {
+func decodeKey(d *decoder, l *loader, typ byte, at int64, db int, expireAt int64) error {
 	switch {
 	case typ == typeModule || typ == typeModule2:
 		return unsupportedf(at, "module value")
@@ -179,17 +184,10 @@ func decodeKey(d *decoder, ks *keyspace.Keyspace, info *Info, typ byte, at int64
 		return err
 	}
 	if v.Type != keyspace.TypeStream && v.Type != keyspace.TypeString && empty(v) {
-		info.SkippedEmpty++
+		l.info.SkippedEmpty++
 		return nil
 	}
-	if err := ks.PutNew(db, key, v, expireAt); err != nil {
-		if errors.Is(err, keyspace.ErrKeyExists) {
-			return corruptf(at, "duplicate key %q in database %d", key, db)
-		}
-		return fmt.Errorf("%w: offset %d: %w", ErrCorrupt, at, err)
-	}
-	info.Keys++
-	return nil
+	return l.put(db, key, v, expireAt, at)
 }
 
 func empty(v keyspace.Value) bool {

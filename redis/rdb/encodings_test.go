@@ -1,8 +1,11 @@
 package rdb
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"github.com/hdt3213/rdb/lzf"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -59,4 +62,24 @@ func TestLoadOldEncodings(t *testing.T) {
 	b = append(append(append([]byte("REDIS0009\xfe\x00"), typeListZiplist), rdbString([]byte("l"))...), rdbString(bad)...)
 	_, _, err = LoadBytes(append(b, opEOF, 0, 0, 0, 0, 0, 0, 0, 0), mockClock())
 	assert.ErrorIs(t, err, ErrCorrupt)
+}
+
+// The LZF decoder agrees with the reference one on what Redis compresses
+// (runs, repeats, literals), and refuses truncated or lying input.
+func TestLZFExpand(t *testing.T) {
+	for _, plain := range [][]byte{
+		append([]byte("value:42"), make([]byte, 92)...),
+		[]byte("abcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabc-xyz-xyz-xyz-xyz-xyz"),
+		bytes.Repeat([]byte("0123456789"), 1000),
+	} {
+		comp, err := lzf.Compress(plain)
+		require.NoError(t, err)
+		got, err := lzfExpand(comp, len(plain))
+		require.NoError(t, err)
+		assert.Equal(t, plain, got)
+		_, err = lzfExpand(comp[:len(comp)-1], len(plain))
+		assert.Error(t, err, "truncated")
+		_, err = lzfExpand(comp, len(plain)+1)
+		assert.Error(t, err, "longer than it expands to")
+	}
 }

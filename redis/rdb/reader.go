@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"github.com/hdt3213/rdb/crc64jones"
-	"github.com/hdt3213/rdb/lzf"
 )
 
 // decoder reads an RDB from a stream: buffered, hashing every byte it
@@ -311,21 +310,6 @@ func (d *decoder) lzf(at int64) ([]byte, error) {
 		return nil, corruptf(at, "bad LZF data")
 	}
 	return v, nil
-}
-
-// lzfExpand decompresses, turning the decompressor's panics on bad input
-// into errors.
-func lzfExpand(data []byte, ulen int) (v []byte, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("lzf: %v", p)
-		}
-	}()
-	v, err = lzf.Decompress(data, len(data), ulen)
-	if err == nil && len(v) != ulen {
-		err = errors.New("lzf: short output")
-	}
-	return v, err
 }
 
 // blob reads a raw or LZF string that holds an encoded collection
