@@ -25,7 +25,7 @@ func cmdMGet(c *execCtx, args [][]byte) Reply {
 	out := make([]Reply, 0, len(args)-1)
 	for _, key := range args[1:] {
 		o := c.lookupRead(key)
-		if o == nil || o.typ != TypeString {
+		if o == nil || o.kind() != TypeString {
 			out = append(out, null())
 			continue
 		}
@@ -155,8 +155,7 @@ func (c *execCtx) set(args [][]byte, s setArgs, name string, onSet, onAbort *Rep
 			old = bulk(o.str)
 		}
 	}
-	cur := c.lookupWrite(key)
-	found := cur != nil
+	found := c.lookupWrite(key) != nil
 	if (s.nx && found) || (s.xx && !found) {
 		switch {
 		case s.get:
@@ -166,16 +165,7 @@ func (c *execCtx) set(args [][]byte, s setArgs, name string, onSet, onAbort *Rep
 		}
 		return null()
 	}
-	if cur != nil && cur.typ == TypeString && cur.gen == c.gen() {
-		// An unshared string is updated in place: no new object and no
-		// new map key (the replaced bytes are not written, only dropped).
-		cur.str = clone(val)
-		if !s.keepTTL {
-			delete(c.db.expires, string(key))
-		}
-	} else {
-		c.setValue(key, newString(c.gen(), clone(val)), s.keepTTL)
-	}
+	c.setValue(key, newString(c.gen(), clone(val)), s.keepTTL)
 	c.dirty++
 	switch {
 	case s.unit != unitNone:
@@ -303,7 +293,7 @@ func (c *execCtx) incrBy(key []byte, incr int64) Reply {
 	o := c.lookupWrite(key)
 	var cur int64
 	if o != nil {
-		if o.typ != TypeString {
+		if o.kind() != TypeString {
 			return wrongType()
 		}
 		var ok bool
@@ -325,7 +315,7 @@ func cmdIncrByFloat(c *execCtx, args [][]byte) Reply {
 	o := c.lookupWrite(key)
 	cur, _ := parseLongDouble([]byte("0"))
 	if o != nil {
-		if o.typ != TypeString {
+		if o.kind() != TypeString {
 			return wrongType()
 		}
 		var ok bool
@@ -358,7 +348,7 @@ func cmdAppend(c *execCtx, args [][]byte) Reply {
 		c.dirty++
 		return integer(int64(len(args[2])))
 	}
-	if o.typ != TypeString {
+	if o.kind() != TypeString {
 		return wrongType()
 	}
 	if len(o.str)+len(args[2]) > maxStringLen {

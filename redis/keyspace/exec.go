@@ -107,7 +107,7 @@ func (c *execCtx) expireKey(key string) {
 // ok=true for a missing key, ok=false for a key of another type.
 func (c *execCtx) readTyped(key []byte, t Type) (o *object, ok bool) {
 	o = c.lookupRead(key)
-	if o != nil && o.typ != t {
+	if o != nil && o.kind() != t {
 		return nil, false
 	}
 	return o, true
@@ -120,7 +120,7 @@ func (c *execCtx) writeTyped(key []byte, t Type) (o *object, ok bool) {
 	if o == nil {
 		return nil, true
 	}
-	if o.typ != t {
+	if o.kind() != t {
 		return nil, false
 	}
 	return c.own(string(key), o), true
@@ -129,7 +129,7 @@ func (c *execCtx) writeTyped(key []byte, t Type) (o *object, ok bool) {
 // own returns o, or a clone of it stored in its place when o may be shared
 // with a snapshot.
 func (c *execCtx) own(key string, o *object) *object {
-	if o.gen == c.k.gen {
+	if o.owned(c.k.gen) {
 		return o
 	}
 	n := o.clone(c.k.gen)
