@@ -467,13 +467,10 @@ func vmRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 }
 
+// infoField is one field of an INFO reply, "" when absent.
 func infoField(text, field string) string {
-	for _, line := range strings.Split(text, "\n") {
-		if k, v, ok := strings.Cut(strings.TrimRight(line, "\r"), ":"); ok && k == field {
-			return v
-		}
-	}
-	return ""
+	m, _ := redistest.ParseInfo(text)
+	return m[field]
 }
 
 func goBuild(ctx context.Context, out string) error {
