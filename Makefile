@@ -7,7 +7,7 @@ BENCH    ?= .
 COUNT    ?= 6
 FUZZTIME ?= 25s
 
-.PHONY: all deps deps-apt deps-npm test test-busy fuzz explore demo bench bench-instr bench-observe bench-recovery bench-cobloop statecharts bench-interop vet
+.PHONY: all deps deps-apt deps-npm test test-busy fuzz explore demo bench bench-instr bench-observe bench-recovery bench-cobloop bench-fullsync statecharts bench-interop vet
 
 all: test
 
@@ -155,6 +155,14 @@ bench-recovery: deps
 # of replsm's, side by side (see internal/benchcobloop; ~6 min).
 bench-cobloop: deps
 	$(GO) run ./internal/benchcobloop
+
+# bench-fullsync: a real primary with KEYS (1M) keys; a stock redis-server
+# replica and `replsm replica` side by side: full-sync time, RSS after the
+# sync, catch-up of a 600k-SET backlog, as ratios (see internal/benchfullsync
+# and docs/fullsync.md). PROFILE=dir keeps replsm's profiles and the RDB.
+KEYS ?= 1000000
+bench-fullsync: deps-apt
+	$(GO) run ./internal/benchfullsync -keys $(KEYS) $(if $(PROFILE),-profile $(PROFILE))
 
 statecharts: deps
 	$(GO) run ./internal/charts/gen

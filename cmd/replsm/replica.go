@@ -120,6 +120,7 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	spoolMem := fs.Int64("spool-memory", replica.DefaultSpoolMemory, "bytes of a full sync's snapshot, and of the stream spooled while it loads, held in memory before the rest goes to a file")
 	maxPayload := fs.Int64("max-payload", 0, "refuse a full sync whose snapshot passes this many bytes (0: no limit)")
 	maxStreamSpool := fs.Int64("max-stream-spool", replica.DefaultMaxStreamSpool, "fail a full sync when the stream spooled while its snapshot loads passes this many bytes (0: no limit)")
+	pprofListen := fs.String("pprof-listen", "", "serve Go runtime profiles (/debug/pprof/) on HOST:PORT, for measurements; empty: off")
 	notifyURL := fs.String("notify-url", "", "POST milestones (full sync completed, shard exhausted, ...) as JSON to this http(s) URL, at least once, with an Idempotency-Key header")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -165,6 +166,11 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	if *metricsListen != "" {
 		if err := checkListen(*metricsListen); err != nil {
 			return usageErr("--metrics-listen: %v", err)
+		}
+	}
+	if *pprofListen != "" {
+		if err := checkListen(*pprofListen); err != nil {
+			return usageErr("--pprof-listen: %v", err)
 		}
 	}
 	if *lagProbe < 0 {
@@ -221,6 +227,14 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageErr("%v", err)
+	}
+	if *pprofListen != "" {
+		ln, err := servePprof(*pprofListen)
+		if err != nil {
+			fmt.Fprintf(stderr, "replsm replica: --pprof-listen: %v\n", err)
+			return 1
+		}
+		defer ln.Close() // before the replica starts, so a profile can cover the first sync
 	}
 	// What is left to fail is the state dir or its store file: not a usage
 	// problem, and the message says what to do.

@@ -35,7 +35,7 @@ func cmdType(c *execCtx, args [][]byte) Reply {
 	if o == nil {
 		return resp.SimpleString(TypeNone.String())
 	}
-	return resp.SimpleString(o.typ.String())
+	return resp.SimpleString(o.kind().String())
 }
 
 func cmdTTL(c *execCtx, args [][]byte) Reply { return c.ttl(args[1], true) }
@@ -277,7 +277,7 @@ func cmdScan(c *execCtx, args [][]byte) Reply {
 		if pattern != nil && !globMatch(pattern, []byte(key)) {
 			continue
 		}
-		if typeName != "" && o.typ.String() != typeName {
+		if typeName != "" && o.kind().String() != typeName {
 			continue
 		}
 		keys = append(keys, key)

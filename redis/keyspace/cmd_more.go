@@ -231,7 +231,7 @@ func cmdBitOp(c *execCtx, args [][]byte) Reply {
 			srcs = append(srcs, nil)
 			continue
 		}
-		if o.typ != TypeString {
+		if o.kind() != TypeString {
 			return wrongType()
 		}
 		srcs = append(srcs, o.str)
@@ -332,7 +332,7 @@ func (c *execCtx) lmove(src, dst []byte, from, to bool) Reply {
 	if so == nil {
 		return null()
 	}
-	if d := c.lookupWrite(dst); d != nil && d.typ != TypeList {
+	if d := c.lookupWrite(dst); d != nil && d.kind() != TypeList {
 		return wrongType()
 	}
 	var v []byte
@@ -363,7 +363,7 @@ func cmdSMove(c *execCtx, args [][]byte) Reply {
 	if !ok {
 		return wrongType()
 	}
-	if d := c.lookupWrite(args[2]); d != nil && d.typ != TypeSet {
+	if d := c.lookupWrite(args[2]); d != nil && d.kind() != TypeSet {
 		return wrongType()
 	}
 	if so == nil {
@@ -410,7 +410,7 @@ func (c *execCtx) setAlgebra(keys [][]byte, op setOp, write bool) (map[string]st
 		if o == nil {
 			continue
 		}
-		if o.typ != TypeSet {
+		if o.kind() != TypeSet {
 			return nil, false
 		}
 		sets[i] = o.set
@@ -647,9 +647,9 @@ func zsetStore(op setOp) func(c *execCtx, args [][]byte) Reply {
 			switch {
 			case o == nil:
 				inputs[i] = map[string]float64{}
-			case o.typ == TypeZSet:
+			case o.kind() == TypeZSet:
 				inputs[i] = o.zset.scores
-			case o.typ == TypeSet:
+			case o.kind() == TypeSet:
 				m := make(map[string]float64, len(o.set))
 				for s := range o.set {
 					m[s] = 1

@@ -50,12 +50,12 @@ func (c *execCtx) sortLookup(pattern, elem []byte, write bool) ([]byte, bool) {
 	case o == nil:
 		return nil, false
 	case field != nil:
-		if o.typ != TypeHash {
+		if o.kind() != TypeHash {
 			return nil, false
 		}
 		v, ok := o.hash[string(field)]
 		return v, ok
-	case o.typ != TypeString:
+	case o.kind() != TypeString:
 		return nil, false
 	}
 	return o.str, true
@@ -107,15 +107,15 @@ func (c *execCtx) sort(args [][]byte, readOnly bool) Reply {
 	} else {
 		src = c.lookupRead(args[1])
 	}
-	if src != nil && src.typ != TypeSet && src.typ != TypeList && src.typ != TypeZSet {
+	if src != nil && src.kind() != TypeSet && src.kind() != TypeList && src.kind() != TypeZSet {
 		return wrongType()
 	}
-	if dontsort && src != nil && src.typ == TypeSet && store != nil {
+	if dontsort && src != nil && src.kind() == TypeSet && store != nil {
 		dontsort, alpha, sortBy = false, true, nil
 	}
 	var elems [][]byte
 	if src != nil {
-		switch src.typ {
+		switch src.kind() {
 		case TypeList:
 			elems = src.list.all()
 		case TypeSet:
@@ -144,7 +144,7 @@ func (c *execCtx) sort(args [][]byte, readOnly bool) Reply {
 		items[i] = sortItem{obj: e}
 	}
 	if dontsort {
-		if desc && src != nil && src.typ != TypeSet {
+		if desc && src != nil && src.kind() != TypeSet {
 			slices.Reverse(items)
 		}
 	} else {

@@ -25,7 +25,7 @@ func cmdMGet(c *execCtx, args [][]byte) Reply {
 	out := make([]Reply, 0, len(args)-1)
 	for _, key := range args[1:] {
 		o := c.lookupRead(key)
-		if o == nil || o.typ != TypeString {
+		if o == nil || o.kind() != TypeString {
 			out = append(out, null())
 			continue
 		}
@@ -293,7 +293,7 @@ func (c *execCtx) incrBy(key []byte, incr int64) Reply {
 	o := c.lookupWrite(key)
 	var cur int64
 	if o != nil {
-		if o.typ != TypeString {
+		if o.kind() != TypeString {
 			return wrongType()
 		}
 		var ok bool
@@ -315,7 +315,7 @@ func cmdIncrByFloat(c *execCtx, args [][]byte) Reply {
 	o := c.lookupWrite(key)
 	cur, _ := parseLongDouble([]byte("0"))
 	if o != nil {
-		if o.typ != TypeString {
+		if o.kind() != TypeString {
 			return wrongType()
 		}
 		var ok bool
@@ -348,7 +348,7 @@ func cmdAppend(c *execCtx, args [][]byte) Reply {
 		c.dirty++
 		return integer(int64(len(args[2])))
 	}
-	if o.typ != TypeString {
+	if o.kind() != TypeString {
 		return wrongType()
 	}
 	if len(o.str)+len(args[2]) > maxStringLen {

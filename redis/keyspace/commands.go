@@ -203,7 +203,19 @@ func lookupCommand(name []byte) *command {
 	if c, ok := commandTable[string(name)]; ok {
 		return c
 	}
-	return commandTable[string(bytes.ToLower(name))]
+	// Lower-cased on the stack: a primary streams "SET", not "set", and
+	// this runs for every command a replica applies.
+	var buf [24]byte
+	if len(name) > len(buf) {
+		return commandTable[string(bytes.ToLower(name))]
+	}
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return commandTable[string(buf[:len(name)])]
 }
 
 // IsWrite reports whether the named command (any case) is a write this

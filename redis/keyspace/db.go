@@ -29,10 +29,11 @@ func newDB() *db {
 
 // add stores o under key, replacing any previous value (its TTL stays).
 func (d *db) add(key string, o *object) {
-	if _, ok := d.keys[key]; !ok {
+	n := len(d.keys)
+	d.keys[key] = o // one map access: a new key shows in the length
+	if len(d.keys) != n {
 		d.scanStale = true
 	}
-	d.keys[key] = o
 }
 
 // remove deletes key and its TTL, reporting whether it existed.

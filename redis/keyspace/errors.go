@@ -16,3 +16,6 @@ var ErrDBIndex = errors.New("keyspace: database index out of range")
 // type, an empty collection, duplicate set or sorted-set members, or a NaN
 // score.
 var ErrInvalidValue = errors.New("keyspace: invalid value")
+
+// ErrKeyExists is returned by PutNew when the key is already present.
+var ErrKeyExists = errors.New("keyspace: key exists")

@@ -29,6 +29,10 @@ type execCtx struct {
 	// suppress keeps the command itself out of the stream when it
 	// propagated its effects as other commands (XCLAIM).
 	suppress bool
+	// noProp skips building the command's propagated form: Apply's caller
+	// (a replica) discards it, and cloning every argument of every write
+	// was the largest allocation of a replica's stream apply.
+	noProp bool
 }
 
 func (k *Keyspace) newCtx(dbIndex *int, locked bool) *execCtx {
@@ -44,7 +48,7 @@ func (k *Keyspace) newCtx(dbIndex *int, locked bool) *execCtx {
 func (c *execCtx) run(cmd *command, args [][]byte) Result {
 	c.dirty, c.rewrite, c.prop, c.suppress = 0, nil, nil, false
 	reply := cmd.run(c, args)
-	if c.dirty > 0 && cmd.flags&flagWrite != 0 && !c.suppress {
+	if c.dirty > 0 && cmd.flags&flagWrite != 0 && !c.suppress && !c.noProp {
 		form := args
 		if c.rewrite != nil {
 			form = c.rewrite
@@ -103,7 +107,7 @@ func (c *execCtx) expireKey(key string) {
 // ok=true for a missing key, ok=false for a key of another type.
 func (c *execCtx) readTyped(key []byte, t Type) (o *object, ok bool) {
 	o = c.lookupRead(key)
-	if o != nil && o.typ != t {
+	if o != nil && o.kind() != t {
 		return nil, false
 	}
 	return o, true
@@ -116,7 +120,7 @@ func (c *execCtx) writeTyped(key []byte, t Type) (o *object, ok bool) {
 	if o == nil {
 		return nil, true
 	}
-	if o.typ != t {
+	if o.kind() != t {
 		return nil, false
 	}
 	return c.own(string(key), o), true
@@ -125,7 +129,7 @@ func (c *execCtx) writeTyped(key []byte, t Type) (o *object, ok bool) {
 // own returns o, or a clone of it stored in its place when o may be shared
 // with a snapshot.
 func (c *execCtx) own(key string, o *object) *object {
-	if o.gen == c.k.gen {
+	if o.owned(c.k.gen) {
 		return o
 	}
 	n := o.clone(c.k.gen)

@@ -484,7 +484,7 @@ func cmdPFCount(c *execCtx, args [][]byte) Reply {
 			if o == nil {
 				continue
 			}
-			if o.typ != TypeString {
+			if o.kind() != TypeString {
 				return wrongType()
 			}
 			if !isHLL(o.str) {
@@ -506,7 +506,7 @@ func cmdPFCount(c *execCtx, args [][]byte) Reply {
 	if o == nil {
 		return integer(0)
 	}
-	if o.typ != TypeString {
+	if o.kind() != TypeString {
 		return wrongType()
 	}
 	if !isHLL(o.str) {
@@ -536,7 +536,7 @@ func cmdPFMerge(c *execCtx, args [][]byte) Reply {
 		if o == nil {
 			continue
 		}
-		if o.typ != TypeString {
+		if o.kind() != TypeString {
 			return wrongType()
 		}
 		if !isHLL(o.str) {
@@ -587,7 +587,7 @@ func cmdPFDebug(c *execCtx, args [][]byte) Reply {
 	if o == nil {
 		return errReply("ERR The specified key does not exist")
 	}
-	if o.typ != TypeString {
+	if o.kind() != TypeString {
 		return wrongType()
 	}
 	if !isHLL(o.str) {

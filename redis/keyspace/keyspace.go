@@ -42,6 +42,9 @@ type Keyspace struct {
 	// is cloned before it is modified.
 	gen uint64
 	dbs [NumDBs]*db
+	// applyCtx is Apply's execCtx, reused under the write lock so that a
+	// replica's stream apply allocates none per command.
+	applyCtx execCtx
 	// functions holds FUNCTION LOAD's libraries by name (see cmdFunction).
 	functions map[string][]byte
 }
@@ -108,8 +111,18 @@ func (k *Keyspace) Exec(db *int, args [][]byte) (Result, error) {
 // Apply executes a command as Exec does and returns only its reply. A replica
 // applies its primary's stream with it, one command at a time.
 func (k *Keyspace) Apply(db *int, args [][]byte) (Reply, error) {
-	res, err := k.Exec(db, args)
-	return res.Reply, err
+	cmd, res, err := k.resolve(db, args)
+	if cmd == nil || cmd.flags&flagShared != 0 {
+		res, err = k.Exec(db, args)
+		return res.Reply, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c := &k.applyCtx
+	*c = execCtx{k: k, dbIndex: db, db: k.dbs[*db], now: k.clk.Now().UnixMilli(), locked: true, noProp: true}
+	reply := c.run(cmd, args).Reply
+	*c = execCtx{} // keep nothing of the command alive
+	return reply, nil
 }
 
 // ExecAll executes cmds in order as one atomic step: no other command and no

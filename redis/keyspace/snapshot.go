@@ -64,7 +64,7 @@ func (s *Snapshot) TypeCount(db int, t Type) int {
 	}
 	n := 0
 	for _, o := range s.dbs[db].keys {
-		if o.typ == t {
+		if o.kind() == t {
 			n++
 		}
 	}

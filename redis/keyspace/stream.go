@@ -133,7 +133,7 @@ type streamConsumer struct {
 const invalidEntriesRead = -1
 
 func newStreamObject(gen uint64) *object {
-	return &object{gen: gen, typ: TypeStream, strm: &stream{groups: map[string]*streamGroup{}}}
+	return &object{colls: &colls{gen: gen, typ: TypeStream, strm: &stream{groups: map[string]*streamGroup{}}}}
 }
 
 func (s *stream) clone() *stream {

@@ -77,10 +77,21 @@ type Value struct {
 // Byte slices inside an object (string payloads, list elements, hash values)
 // are never written in place, even in an unshared object, so replies may
 // reference them after the lock is released.
+//
+// A string, by far the most common value, is 32 bytes: its bytes and a
+// nil *colls. A collection's type, generation and value live behind the
+// embedded *colls (docs/fullsync.md, "Loading"). A string has no
+// generation: it is treated as shared, so a change stores a new object.
 type object struct {
+	str []byte
+	*colls
+}
+
+// colls holds a collection object's type, generation and value; only the
+// field of its type is set.
+type colls struct {
 	gen  uint64
 	typ  Type
-	str  []byte
 	list *deque
 	hash map[string][]byte
 	set  map[string]struct{}
@@ -88,9 +99,24 @@ type object struct {
 	strm *stream
 }
 
+// kind is the object's type.
+func (o *object) kind() Type {
+	if o.colls == nil {
+		return TypeString
+	}
+	return o.colls.typ
+}
+
+// owned reports whether the object may be changed in place at generation
+// gen: a collection created or cloned since the last snapshot.
+func (o *object) owned(gen uint64) bool { return o.colls != nil && o.colls.gen == gen }
+
 func (o *object) clone(gen uint64) *object {
-	c := &object{gen: gen, typ: o.typ, str: o.str}
-	switch o.typ {
+	c := &object{str: o.str}
+	if o.colls != nil {
+		c.colls = &colls{gen: gen, typ: o.colls.typ}
+	}
+	switch o.kind() {
 	case TypeList:
 		c.list = o.list.clone()
 	case TypeHash:
@@ -113,8 +139,8 @@ func (o *object) clone(gen uint64) *object {
 
 // view presents a frozen object as a Value, sharing its memory.
 func (o *object) view() Value {
-	v := Value{Type: o.typ}
-	switch o.typ {
+	v := Value{Type: o.kind()}
+	switch o.kind() {
 	case TypeString:
 		v.Str = o.str
 	case TypeList:
@@ -134,7 +160,7 @@ func (o *object) view() Value {
 // len returns the number of elements of a collection, 1 for a string and
 // for a stream (Redis keeps empty streams).
 func (o *object) len() int {
-	switch o.typ {
+	switch o.kind() {
 	case TypeList:
 		return o.list.len()
 	case TypeHash:
@@ -156,18 +182,20 @@ func sortedMembers(set map[string]struct{}) []string {
 	return out
 }
 
-func newString(gen uint64, b []byte) *object { return &object{gen: gen, typ: TypeString, str: b} }
+func newString(_ uint64, b []byte) *object { return &object{str: b} }
 
-func newList(gen uint64) *object { return &object{gen: gen, typ: TypeList, list: &deque{}} }
+func newList(gen uint64) *object {
+	return &object{colls: &colls{gen: gen, typ: TypeList, list: &deque{}}}
+}
 
 func newHash(gen uint64) *object {
-	return &object{gen: gen, typ: TypeHash, hash: map[string][]byte{}}
+	return &object{colls: &colls{gen: gen, typ: TypeHash, hash: map[string][]byte{}}}
 }
 
 func newSet(gen uint64) *object {
-	return &object{gen: gen, typ: TypeSet, set: map[string]struct{}{}}
+	return &object{colls: &colls{gen: gen, typ: TypeSet, set: map[string]struct{}{}}}
 }
 
 func newZSet(gen uint64) *object {
-	return &object{gen: gen, typ: TypeZSet, zset: &zset{scores: map[string]float64{}}}
+	return &object{colls: &colls{gen: gen, typ: TypeZSet, zset: &zset{scores: map[string]float64{}}}}
 }

@@ -1,20 +1,27 @@
 // Package rdb loads and writes Redis RDB snapshots and frames their transfer
 // during a full sync.
 //
-// Decoding and encoding are done by github.com/hdt3213/rdb (pinned at
-// v1.3.2); this package adds what replication needs around it.
+// Encoding is done by github.com/hdt3213/rdb (pinned at v1.3.2); decoding
+// is this package's own streaming decoder; this package adds what
+// replication needs around both.
 //
-// Loading. LoadBytes (or Load for an io.Reader) builds a new keyspace from an
-// RDB, so a failed or partial load never touches live data; a replica swaps
-// the result in with keyspace.ReplaceWith. Every encoding Redis 7.0 writes is
-// accepted (listpack, ziplist, intset, quicklist, LZF-compressed strings),
-// with per-key expiry. The trailing CRC-64 (Jones) is verified unless it is
-// all zeros, as Redis does. Before the decoder runs, the file's framing is
-// walked and every length checked against the bytes that remain: the decoder
-// allocates what a length announces, and a forged length would otherwise
-// exhaust memory, which Go cannot recover from. Corruption or truncation
-// yields an error wrapping ErrCorrupt; content this package cannot
-// represent (streams, modules) wraps ErrUnsupported.
+// Loading. Load (or LoadWith, with LoadOptions; LoadBytes for a payload in
+// memory) builds a new keyspace from an RDB read as a stream: one read
+// buffer, the CRC-64 (Jones) computed as the bytes pass, and each value
+// allocated only as its bytes arrive, so memory is the keyspace being built
+// and not the file. A failed or partial load never touches live data; a
+// replica swaps the result in with keyspace.ReplaceWith. Every encoding
+// Redis 7.0 writes is accepted (listpack, ziplist, intset, zipmap,
+// quicklist, LZF-compressed strings, streams), with per-key expiry. The
+// trailing checksum is verified unless it is all zeros, as Redis does.
+// No declared length is trusted for memory: a string, encoded collection
+// or LZF expansion longer than LoadOptions.MaxValue (default 512 MB,
+// Redis's own string limit) fails with ErrValueTooLarge before anything is
+// allocated for it, shorter ones grow with the bytes actually received,
+// and collection counts preallocate at most a small constant. Corruption or
+// truncation yields an error wrapping ErrCorrupt; content this package
+// cannot represent (modules, hash field TTLs) wraps ErrUnsupported. See
+// docs/fullsync.md ("Loading").
 //
 //	payload, _, err := rdb.ReadPayload(br, maxRDB)
 //	fresh, info, err := rdb.LoadBytes(payload, clk)

@@ -12,10 +12,15 @@ var ErrCorrupt = errors.New("rdb: corrupt")
 // ErrUnsupported is wrapped by errors for well-formed RDB content this
 // package does not load: module values and module aux data, hashes
 // with per-field TTLs (RDB 12), more than 16 databases, RDB versions before 5
-// (no checksum) or after 12, and listpacks or ziplists holding 65535 or more
-// entries. Write wraps it for a list the encoder cannot represent.
+// (no checksum) or after 12. Write wraps it for a list the encoder cannot
+// represent.
 var ErrUnsupported = errors.New("rdb: unsupported")
 
 // ErrTooLarge is wrapped by ReadPayload's error when the announced or
 // received payload exceeds its max.
 var ErrTooLarge = errors.New("rdb: payload too large")
+
+// ErrValueTooLarge is wrapped (with ErrCorrupt) by LoadWith's error when the
+// RDB declares a string, encoded collection or LZF expansion longer than
+// LoadOptions.MaxValue: it is refused before anything is allocated for it.
+var ErrValueTooLarge = errors.New("rdb: value exceeds the load ceiling")

@@ -22,6 +22,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add(real)
 	f.Add(ours)
 	f.Add(streamRDB(f))
+	// A value declared far longer than what follows.
+	f.Add(append(forgedValue(1_000_000_000), make([]byte, 4096)...))
 	// Zeroed checksums let the fuzzer reach the framing and the decoder
 	// instead of stopping at the CRC.
 	for _, b := range [][]byte{real, ours} {

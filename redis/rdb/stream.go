@@ -24,12 +24,12 @@ const (
 	streamFlagSameFields = 2
 )
 
-func (s *scanner) streamValue(typ byte) (*keyspace.Stream, error) {
-	at := s.pos
+func (s *decoder) streamValue(typ byte) (*keyspace.Stream, error) {
+	at := s.off()
 	st := &keyspace.Stream{}
-	err := s.repeat(2, func() error {
-		nodeAt := s.pos
-		key, err := s.blob()
+	err := s.repeat(nil, func() error {
+		nodeAt := s.off()
+		key, err := s.str()
 		if err != nil {
 			return err
 		}
@@ -37,8 +37,8 @@ func (s *scanner) streamValue(typ byte) (*keyspace.Stream, error) {
 			return corruptf(nodeAt, "stream node key of %d bytes", len(key))
 		}
 		master := keyspace.StreamID{Ms: binary.BigEndian.Uint64(key), Seq: binary.BigEndian.Uint64(key[8:])}
-		lpAt := s.pos
-		lp, err := s.str(true)
+		lpAt := s.off()
+		lp, err := s.blob()
 		if err != nil {
 			return err
 		}
@@ -82,7 +82,7 @@ func (s *scanner) streamValue(typ byte) (*keyspace.Stream, error) {
 			st.FirstID = st.Entries[0].ID
 		}
 	}
-	err = s.repeat(4, func() error {
+	err = s.repeat(nil, func() error {
 		g, err := s.streamGroup(typ, st)
 		if err == nil {
 			st.Groups = append(st.Groups, g)
@@ -95,10 +95,10 @@ func (s *scanner) streamValue(typ byte) (*keyspace.Stream, error) {
 	return st, nil
 }
 
-func (s *scanner) streamGroup(typ byte, st *keyspace.Stream) (keyspace.StreamGroup, error) {
+func (s *decoder) streamGroup(typ byte, st *keyspace.Stream) (keyspace.StreamGroup, error) {
 	var g keyspace.StreamGroup
-	at := s.pos
-	name, err := s.blob()
+	at := s.off()
+	name, err := s.str()
 	if err != nil {
 		return g, err
 	}
@@ -117,7 +117,7 @@ func (s *scanner) streamGroup(typ byte, st *keyspace.Stream) (keyspace.StreamGro
 		g.EntriesRead = keyspace.EstimateEntriesRead(st, g.LastID)
 	}
 	owner := map[keyspace.StreamID]int{} // PEL index by ID
-	err = s.repeat(25, func() error {
+	err = s.repeat(nil, func() error {
 		raw, err := s.fixed(24)
 		if err != nil {
 			return err
@@ -138,8 +138,8 @@ func (s *scanner) streamGroup(typ byte, st *keyspace.Stream) (keyspace.StreamGro
 	if err != nil {
 		return g, err
 	}
-	err = s.repeat(10, func() error {
-		name, err := s.blob()
+	err = s.repeat(nil, func() error {
+		name, err := s.str()
 		if err != nil {
 			return err
 		}
@@ -157,7 +157,7 @@ func (s *scanner) streamGroup(typ byte, st *keyspace.Stream) (keyspace.StreamGro
 			c.ActiveTime = int64(binary.LittleEndian.Uint64(active))
 		}
 		g.Consumers = append(g.Consumers, c)
-		return s.repeat(16, func() error {
+		return s.repeat(nil, func() error {
 			raw, err := s.fixed(16)
 			if err != nil {
 				return err
@@ -185,44 +185,13 @@ func rawID(b []byte) keyspace.StreamID {
 	return keyspace.StreamID{Ms: binary.BigEndian.Uint64(b), Seq: binary.BigEndian.Uint64(b[8:])}
 }
 
-func (s *scanner) lengthID() (keyspace.StreamID, error) {
+func (s *decoder) lengthID() (keyspace.StreamID, error) {
 	ms, err := s.length()
 	if err != nil {
 		return keyspace.StreamID{}, err
 	}
 	seq, err := s.length()
 	return keyspace.StreamID{Ms: ms, Seq: seq}, err
-}
-
-// blob reads any string, integer encodings rendered in decimal.
-func (s *scanner) blob() ([]byte, error) {
-	at := s.pos
-	n, enc, err := s.lengthOrEncoding()
-	if err != nil {
-		return nil, err
-	}
-	if enc && n <= 2 {
-		v, err := s.fixed(1 << n)
-		if err != nil {
-			return nil, err
-		}
-		var x int64
-		switch n {
-		case 0:
-			x = int64(int8(v[0]))
-		case 1:
-			x = int64(int16(binary.LittleEndian.Uint16(v)))
-		case 2:
-			x = int64(int32(binary.LittleEndian.Uint32(v)))
-		}
-		return strconv.AppendInt(nil, x, 10), nil
-	}
-	s.pos = at
-	b, err := s.str(true)
-	if err != nil {
-		return nil, err
-	}
-	return append([]byte{}, b...), nil
 }
 
 // streamNode decodes one node's listpack (streamAppendItem's layout): a

@@ -215,11 +215,13 @@ func (d *durable) load(sh *shard, c store.Cursor) (keys int, err error) {
 		return 0, fmt.Errorf("the saved cursor's database %d is out of range", c.DB)
 	}
 	path := filepath.Join(d.dir, c.File)
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("read snapshot: %w", err)
 	}
-	loaded, info, err := rdb.LoadBytes(b, d.clk)
+	// Streamed: the file is never held in memory beside the keyspace.
+	loaded, info, err := rdb.Load(f, d.clk)
+	f.Close()
 	if err != nil {
 		return 0, fmt.Errorf("load snapshot %s: %w", path, err)
 	}

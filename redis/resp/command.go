@@ -14,6 +14,8 @@ import "bytes"
 // As in Redis, empty requests (a blank line, "*0\r\n", "*-1\r\n") are skipped;
 // their bytes are included in n. The returned slices are owned by the caller.
 func (r *Reader) ReadCommand() (args [][]byte, n int64, err error) {
+	r.arena = nil // each command's arguments share their own arena
+	defer func() { r.arena = nil }()
 	for {
 		first, err := r.br.Peek(1)
 		if err != nil {

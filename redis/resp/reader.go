@@ -56,7 +56,21 @@ func (l Limits) withDefaults() Limits {
 type Reader struct {
 	br  *bufio.Reader
 	lim Limits
+	// arena holds the small bulk strings of the value being read: a
+	// command's arguments take one allocation instead of one each. It is
+	// never shared between two values ReadValue returns, so keeping one
+	// argument keeps at most its own command's bytes alive.
+	arena []byte
 }
+
+const (
+	// arenaBulk is the largest bulk string placed in the arena.
+	arenaBulk = 1024
+	// arenaFirst is the arena's first chunk; later ones double, up to
+	// arenaMax.
+	arenaFirst = 128
+	arenaMax   = 4096
+)
 
 // NewReader returns a Reader over br with DefaultLimits.
 func NewReader(br *bufio.Reader) *Reader {
@@ -73,11 +87,30 @@ func NewReaderLimits(br *bufio.Reader, lim Limits) *Reader {
 func (r *Reader) Limits() Limits { return r.lim }
 
 // ReadValue reads the next value and returns it with the number of bytes it
-// occupied, terminators included. An empty line ("\n" or "\r\n") is returned
+// occupied, terminators included. The bulk strings of one value may share
+// one allocation (their capacity is their length, so appending to one never
+// writes into another). An empty line ("\n" or "\r\n") is returned
 // as a KindKeepalive value. n counts every byte consumed, also when err is not
 // nil.
 func (r *Reader) ReadValue() (v Value, n int64, err error) {
-	return r.readValue(0)
+	r.arena = nil
+	v, n, err = r.readValue(0)
+	r.arena = nil
+	return v, n, err
+}
+
+// small returns a slice of n bytes for a bulk string, from the arena.
+func (r *Reader) small(n int) []byte {
+	if cap(r.arena)-len(r.arena) < n {
+		size := arenaFirst
+		if c := cap(r.arena); c > 0 {
+			size = min(2*c, arenaMax)
+		}
+		r.arena = make([]byte, 0, max(size, n))
+	}
+	l := len(r.arena)
+	r.arena = r.arena[:l+n]
+	return r.arena[l : l+n : l+n]
 }
 
 func (r *Reader) readValue(depth int) (Value, int64, error) {
@@ -191,7 +224,12 @@ func (r *Reader) readLine() ([]byte, int64, error) {
 // the bytes actually received, never ahead of them by more than a chunk.
 func (r *Reader) readBulkBody(size int64) ([]byte, int64, error) {
 	const chunk = 64 << 10
-	buf := make([]byte, 0, min(size, chunk))
+	var buf []byte
+	if size <= arenaBulk {
+		buf = r.small(int(size))[:0]
+	} else {
+		buf = make([]byte, 0, min(size, chunk))
+	}
 	var n int64
 	for int64(len(buf)) < size {
 		if len(buf) == cap(buf) {
