@@ -301,3 +301,14 @@ func (f *Follower) Status() Status {
 	st.Map, st.Followed, st.Changes = f.m, slices.Clone(f.followed), slices.Clone(f.st.Changes)
 	return st
 }
+
+// SlotObserver nudges the Follower whenever a shard leaves Connected or
+// fails to reach its master: the first sign of a failover. Add it to the
+// replica's slot observers.
+func (f *Follower) SlotObserver() slot.Observer {
+	return func(rec slot.Record) {
+		if (rec.From == slot.Connected && rec.To != slot.Connected) || rec.To == slot.Error {
+			f.Nudge()
+		}
+	}
+}

@@ -56,13 +56,16 @@ func (r *Replica) shardsFor(st *connState) []*shard {
 	if st.scope != nil {
 		return []*shard{st.scope}
 	}
-	return r.order
+	return r.shards()
 }
 
 // handle serves one request on the read port.
 func (r *Replica) handle(c *server.Conn, args [][]byte) error {
 	st := state(c)
 	name := strings.ToLower(string(args[0]))
+	if done, err := r.clusterRead(c, st, name, args); done {
+		return err // following a Redis Cluster: routed by hash slot (cluster_reads.go)
+	}
 	switch name {
 	case "ping":
 		switch len(args) {

@@ -52,7 +52,7 @@ func (r *Replica) replicaOf(c *server.Conn, sh *shard, host, port []byte) error 
 	if addr == sh.addr() {
 		return c.WriteOK() // already following it: nothing closed, nothing re-synced
 	}
-	for _, o := range r.order {
+	for _, o := range r.shards() {
 		if o != sh && o.addr() == addr {
 			// Two shards of one primary would hold the same data twice.
 			return c.WriteErrorf("ERR shard %d already follows %s", o.id, addr)
