@@ -87,6 +87,31 @@ func StartCluster(t testing.TB, opts ClusterOptions) *Cluster {
 		t.Fatalf("redistest: redis-cli %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	c.WaitOK()
+	// cluster_state:ok comes before every node has heard who replicates
+	// whom; tests pick a master's replica from any node's view.
+	RequireEventually(t, opts.Timeout, "every node knows every master's replicas", func(ctx context.Context) error {
+		for _, s := range c.Nodes {
+			nodes, err := ClusterNodes(ctx, s.Client())
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.Addr(), err)
+			}
+			for _, m := range nodes {
+				if !m.Master {
+					continue
+				}
+				n := 0
+				for _, r := range nodes {
+					if r.MasterID == m.ID {
+						n++
+					}
+				}
+				if n < opts.Replicas {
+					return fmt.Errorf("%s sees %d replicas of master %s", s.Addr(), n, m.Addr)
+				}
+			}
+		}
+		return nil
+	})
 	return c
 }
 

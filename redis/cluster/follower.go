@@ -235,6 +235,9 @@ func (f *Follower) Refresh(ctx context.Context, t Target) error {
 	f.mu.Unlock()
 	next, changes := plan(old, m, nextID)
 	if len(changes) == 0 {
+		f.mu.Lock()
+		f.followed, f.m = next, m // node lists may have grown
+		f.mu.Unlock()
 		return nil
 	}
 	var errs []error

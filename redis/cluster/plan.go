@@ -50,6 +50,16 @@ func plan(old []RouteShard, m Map, nextID slot.ID) ([]RouteShard, []Change) {
 				return i
 			}
 		}
+		// A node may answer before it learnt who replicates whom, and a
+		// killed master drops out of its shard's node list: a master that
+		// took over exactly the slots of a followed master is taken as its
+		// promoted replica. Should it be another history, the re-pointed
+		// PSYNC gets a full sync: slower, never wrong.
+		for i, os := range old {
+			if !used[i] && slices.Equal(os.Ranges, ns.Ranges) && !inMap(m, os.MasterID) {
+				return i
+			}
+		}
 		return -1
 	}
 	var next []RouteShard
@@ -67,7 +77,16 @@ func plan(old []RouteShard, m Map, nextID slot.ID) ([]RouteShard, []Change) {
 		used[i] = true
 		os := old[i]
 		id := slot.ID(os.ID)
-		next = append(next, RouteShard{ID: os.ID, Shard: ns})
+		// Remember every node ever seen in the shard: the one promoted next
+		// may be listed by one answer and not by another.
+		merged := ns
+		merged.Nodes = slices.Clone(ns.Nodes)
+		for _, n := range os.Nodes {
+			if !merged.Has(n) {
+				merged.Nodes = append(merged.Nodes, n)
+			}
+		}
+		next = append(next, RouteShard{ID: os.ID, Shard: merged})
 		switch {
 		case os.MasterID != ns.MasterID:
 			changes = append(changes, Change{Kind: Repoint, ID: id, From: os.Master, To: ns.Master,
@@ -96,4 +115,9 @@ func short(id string) string {
 		return id[:8]
 	}
 	return id
+}
+
+// inMap reports whether node id is the master of a shard of m.
+func inMap(m Map, id string) bool {
+	return slices.ContainsFunc(m.Shards, func(s Shard) bool { return s.MasterID == id })
 }

@@ -69,3 +69,14 @@ func TestPlanSameMapNoChanges(t *testing.T) {
 		t.Fatalf("changes = %+v", changes)
 	}
 }
+
+func TestPlanKilledMasterUnlistedReplicaStillContinues(t *testing.T) {
+	old := followed(three())
+	old[1].Nodes = []string{"bbbb"} // the replica was not known yet
+	m := three()
+	m.Shards[1] = Shard{MasterID: "eeee", Master: "127.0.0.1:7004", Nodes: []string{"eeee"}, Ranges: []Range{{5461, 10922}}}
+	_, changes := plan(old, m, 3)
+	if len(changes) != 1 || changes[0].Kind != Repoint || changes[0].ID != 1 {
+		t.Fatalf("changes = %+v", changes)
+	}
+}

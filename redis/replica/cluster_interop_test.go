@@ -56,14 +56,22 @@ func startClusterRig(t *testing.T) *clusterRig {
 func (g *clusterRig) load(ctx context.Context, prefix string, n int) {
 	g.t.Helper()
 	for i := 0; i < n; i += 100 {
-		p := g.cc.Pipeline()
-		for j := i; j < min(i+100, n); j++ {
-			p.Set(ctx, fmt.Sprintf("%s:%d", prefix, j), strconv.Itoa(j*7), 0)
-			if j%10 == 0 {
-				p.HSet(ctx, fmt.Sprintf("{%s:h%d}", prefix, j), "f", j, "g", prefix)
+		// Right after a failover the client's slot map may still name a
+		// dead master: reload it and write the batch again (idempotent).
+		err := redistest.Eventually(ctx, 30*time.Second, func(ctx context.Context) error {
+			p := g.cc.Pipeline()
+			for j := i; j < min(i+100, n); j++ {
+				p.Set(ctx, fmt.Sprintf("%s:%d", prefix, j), strconv.Itoa(j*7), 0)
+				if j%10 == 0 {
+					p.HSet(ctx, fmt.Sprintf("{%s:h%d}", prefix, j), "f", j, "g", prefix)
+				}
 			}
-		}
-		_, err := p.Exec(ctx)
+			_, err := p.Exec(ctx)
+			if err != nil {
+				g.cc.ReloadState(ctx)
+			}
+			return err
+		})
 		require.NoError(g.t, err, "load %s at %d", prefix, i)
 	}
 }
