@@ -151,8 +151,8 @@ func (r *Replica) SetRoutes(rt *cluster.Routes) {
 	}
 	for id, slots := range lost {
 		sh, ok := r.lookup(slot.ID(id))
-		if !ok {
-			continue
+		if !ok || !slices.ContainsFunc(rt.Shards(), func(s cluster.RouteShard) bool { return s.ID == id }) {
+			continue // gone, or about to be removed: nothing of it is read
 		}
 		if n := purgeSlots(sh, slots); n > 0 {
 			r.log.Info("stale keys of moved slots dropped", slog.String("id", sh.id.String()), slog.Int("keys", n))

@@ -240,3 +240,97 @@ func TestClusterFailoversContinuePartially(t *testing.T) {
 	g.requireSampleEqual(ctx, "a", 2000, 10)
 	g.requireSampleEqual(ctx, "c", 1000, 10)
 }
+
+func TestClusterReshardToANewMaster(t *testing.T) {
+	g := startClusterRig(t)
+	ctx := testCtx(t, 4*time.Minute)
+	const n = 3000
+	g.load(ctx, "r", n)
+	g.requireShardsEqual(ctx)
+
+	// A fourth master joins and takes 600 slots from the others, keys
+	// and all (MIGRATE: DEL in the sources' streams, RESTORE-ASKING in
+	// the new master's).
+	seed := g.c.Nodes[0].Addr()
+	nw := g.c.StartNode()
+	g.c.CLI("--cluster", "add-node", nw.Addr(), seed)
+	g.c.WaitOK()
+	newID, err := nw.Client().Do(ctx, "CLUSTER", "MYID").Text()
+	require.NoError(t, err)
+	start := time.Now()
+	g.c.CLI("--cluster", "reshard", seed, "--cluster-from", "all", "--cluster-to", newID,
+		"--cluster-slots", "600", "--cluster-yes")
+	g.c.WaitOK()
+	redistest.RequireEventually(t, 60*time.Second, "the new master followed as a fourth shard", func(context.Context) error {
+		for _, id := range g.r.ShardIDs() {
+			if st, _ := g.r.Stats(id); st.Endpoint == nw.Addr() && st.State == slot.Connected {
+				return nil
+			}
+		}
+		return fmt.Errorf("shards %v", g.r.ShardIDs())
+	})
+	m, err := cluster.Query(ctx, nw.Addr())
+	require.NoError(t, err)
+	want := 0
+	for _, s := range m.Shards {
+		if s.Master == nw.Addr() {
+			want = s.Slots() // redis-cli splits 600 among the sources: 599 or 600
+		}
+	}
+	require.Greater(t, want, 500)
+	redistest.RequireEventually(t, 60*time.Second, "routes naming the new master's slots", func(context.Context) error {
+		owned := 0
+		for _, s := range g.r.Routes().Shards() {
+			if s.Master == nw.Addr() {
+				owned = s.Slots()
+			}
+		}
+		if owned != want {
+			return fmt.Errorf("the new master owns %d slots in the routes, %d in the cluster", owned, want)
+		}
+		return nil
+	})
+	t.Logf("reshard of %d slots to a new master: followed as shard %d within %s of the reshard's start",
+		want, len(g.r.ShardIDs())-1, time.Since(start).Round(time.Millisecond))
+	g.requireShardsEqual(ctx)
+	g.requireSampleEqual(ctx, "r", n, 3)
+
+	// Then every slot of shard 2's master moves to the new one, which is
+	// followed now: its stream carries RESTORE-ASKING, shard 2's the DELs,
+	// and shard 2, left without slots, is removed.
+	var from cluster.RouteShard
+	for _, s := range g.r.Routes().Shards() {
+		if s.ID == 2 {
+			from = s
+		}
+	}
+	require.NotEmpty(t, from.MasterID)
+	start = time.Now()
+	g.c.CLI("--cluster", "reshard", seed, "--cluster-from", from.MasterID, "--cluster-to", newID,
+		"--cluster-slots", strconv.Itoa(from.Slots()), "--cluster-yes")
+	g.c.WaitOK()
+	redistest.RequireEventually(t, 60*time.Second, "shard 2 removed", func(context.Context) error {
+		if _, err := g.r.Stats(2); err == nil {
+			return fmt.Errorf("shard 2 still followed")
+		}
+		return nil
+	})
+	t.Logf("reshard of all %d slots of shard 2's master: shard removed within %s", from.Slots(), time.Since(start).Round(time.Millisecond))
+	g.requireShardsEqual(ctx)
+	g.requireSampleEqual(ctx, "r", n, 3)
+
+	// Every key exactly once over the shards, in its owner.
+	u := unionClient(t, g.r)
+	keys, err := u.Keys(ctx, "r:*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, n)
+	var total int64
+	for _, m := range g.c.Masters() {
+		total += m.Client().DBSize(ctx).Val()
+	}
+	require.Equal(t, total, u.DBSize(ctx).Val())
+	for _, id := range g.r.ShardIDs() {
+		st, _ := g.r.Stats(id)
+		t.Logf("shard %d follows %s: %d keys, full syncs %d, partial %d", id, st.Endpoint, st.Keys, st.FullSyncs, st.PartialSyncs)
+	}
+}
