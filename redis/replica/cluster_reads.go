@@ -234,4 +234,3 @@ func (r *Replica) clusterInfo(rt *cluster.Routes) string {
 	}
 	return b.String()
 }
-

@@ -30,11 +30,11 @@ import (
 // to sync, fail, back off and recover; the Replica speaks the Redis
 // protocol.
 type Replica struct {
-	cfg   Config
-	clk   clock.Clock
-	log   *slog.Logger
-	inst  *core.Instance
-	set   atomic.Pointer[shardSet] // the shards; replaced whole when one is added or removed (cluster.go)
+	cfg  Config
+	clk  clock.Clock
+	log  *slog.Logger
+	inst *core.Instance
+	set  atomic.Pointer[shardSet] // the shards; replaced whole when one is added or removed (cluster.go)
 
 	routes atomic.Pointer[cluster.Routes] // slot → shard when following a Redis Cluster (cluster.go); nil otherwise
 
