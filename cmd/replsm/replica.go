@@ -130,6 +130,8 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	case len(shards) > 0 && *clusterSeeds != "":
 		return usageErr("--shard and --cluster exclude each other: a cluster's shards are discovered")
+	case *clusterSeeds != "" && *stateDir != "":
+		return usageErr("--cluster with --state-dir is not supported yet: shards added at runtime are not restored")
 	case len(shards) == 0 && *clusterSeeds == "":
 		return usageErr("no shards: give at least one --shard ID=HOST:PORT, or --cluster HOST:PORT")
 	case *keepalive <= 0 || *replyTimeout <= 0 || *readTimeout <= 0:
