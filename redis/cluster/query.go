@@ -47,23 +47,17 @@ func Query(ctx context.Context, addr string) (Map, error) {
 	if err != nil {
 		return Map{}, err
 	}
+	parse := ParseShards
 	if v.Kind == resp.KindError && isUnknownSubcommand(v.Text()) {
 		if v, err = ask("SLOTS"); err != nil {
 			return Map{}, err
 		}
-		if err := replyError(v); err != nil {
-			return Map{}, err
-		}
-		m, err := ParseSlots(v)
-		if err != nil {
-			return Map{}, err
-		}
-		return m, m.Validate()
+		parse = ParseSlots
 	}
 	if err := replyError(v); err != nil {
 		return Map{}, err
 	}
-	m, err := ParseShards(v)
+	m, err := parse(v)
 	if err != nil {
 		return Map{}, err
 	}
