@@ -222,7 +222,7 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	if follow != nil {
-		defer runFollower(follow, r)()
+		defer runFollower(ctx, follow, r)()
 	}
 	log.Info("replica serving reads", slog.String("addr", r.Addr()), slog.String("shards", shardFlags(cfg.Shards).String()),
 		slog.String("state_dir", *stateDir), slog.String("notify", *notifyURL))

@@ -36,10 +36,10 @@ func followCluster(ctx context.Context, seeds string, cfg *replica.Config, log *
 	return f, nil
 }
 
-// runFollower keeps r following the cluster until the returned stop is
-// called.
-func runFollower(f *cluster.Follower, r *replica.Replica) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
+// runFollower keeps r following the cluster until ctx ends (the command's:
+// it stops with the replica) or the returned stop is called.
+func runFollower(ctx context.Context, f *cluster.Follower, r *replica.Replica) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); f.Run(ctx, r) }()
 	return func() { cancel(); <-done }
