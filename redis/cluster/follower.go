@@ -32,8 +32,8 @@ type Target interface {
 
 // Config configures a Follower.
 type Config struct {
-	// Seeds are "host:port" of cluster nodes to ask first; the nodes of
-	// the last good map are asked too, so a seed that dies is not missed.
+	// Seeds are "host:port" of cluster nodes asked for the first map, and
+	// later whenever no master of the last good map answers.
 	Seeds []string
 	// Interval between refreshes of a good map; 0 means 5 s.
 	Interval time.Duration
@@ -191,27 +191,33 @@ func (f *Follower) wait(ctx context.Context, d time.Duration, nudge <-chan struc
 	return nil
 }
 
-// discover asks the seeds and the nodes of the last map, and counts the
-// outcome.
+// discover asks the masters of the last good map, and the configured seeds
+// when none of those answers (or before the first map), and counts the
+// outcome. Masters first: redis-cli's SETSLOT NODE reaches every master
+// directly while replicas learn it by gossip, so masters agree on a map
+// between two slot moves of a resharding and replicas mostly do not.
 func (f *Follower) discover(ctx context.Context) (Map, error) {
 	f.mu.Lock()
-	seeds := slices.Clone(f.cfg.Seeds)
+	var masters []string
 	for _, s := range f.followed {
-		if !slices.Contains(seeds, s.Master) {
-			seeds = append(seeds, s.Master)
-		}
+		masters = append(masters, s.Master)
 	}
+	seeds := slices.Clone(f.cfg.Seeds)
 	f.mu.Unlock()
-	m, err := f.cfg.Discover(ctx, seeds)
+	var m Map
+	err := ErrUnreachable
+	if len(masters) > 0 {
+		m, err = f.cfg.Discover(ctx, masters)
+	}
+	if errors.Is(err, ErrUnreachable) {
+		m, err = f.cfg.Discover(ctx, seeds)
+	}
+	if err == nil {
+		err = m.Validate() // a custom Discover is held to it too
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err != nil {
-		f.st.Failures++
-		f.st.LastError = err
-		f.log.Warn("cluster discovery failed; the last good map stays in force", slog.Any("err", err))
-		return Map{}, err
-	}
-	if err := m.Validate(); err != nil { // a custom Discover is held to it too
 		f.st.Failures++
 		f.st.LastError = err
 		f.log.Warn("cluster discovery failed; the last good map stays in force", slog.Any("err", err))
