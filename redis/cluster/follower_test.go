@@ -216,3 +216,37 @@ func TestNewFollowerRejectsBadConfig(t *testing.T) {
 		t.Fatalf("nil clock: %v", err)
 	}
 }
+
+func TestFollowerAsksMastersThenSeeds(t *testing.T) {
+	var asked [][]string
+	var mu sync.Mutex
+	mastersDown := false
+	disc := func(_ context.Context, nodes []string) (Map, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, nodes)
+		if mastersDown && nodes[0] != "seed:1" {
+			return Map{}, fmt.Errorf("%w: test", ErrUnreachable)
+		}
+		return three(), nil
+	}
+	f, err := NewFollower(Config{Seeds: []string{"seed:1"}, Discover: disc, Seed: 1}, clock.NewMock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Bootstrap(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tg := &fakeTarget{shards: map[slot.ID]string{}}
+	if err := f.Refresh(context.Background(), tg); err != nil {
+		t.Fatal(err)
+	}
+	mastersDown = true
+	if err := f.Refresh(context.Background(), tg); err != nil {
+		t.Fatal(err)
+	}
+	want := "[[seed:1] [127.0.0.1:7000 127.0.0.1:7001 127.0.0.1:7002] [127.0.0.1:7000 127.0.0.1:7001 127.0.0.1:7002] [seed:1]]"
+	if got := fmt.Sprint(asked); got != want {
+		t.Fatalf("asked %s, want %s", got, want)
+	}
+}
