@@ -134,6 +134,14 @@ func (in *Instance) State() State {
 // the runtime, so replies meant for an earlier slot of the same id are
 // stale.
 func (in *Instance) AddSlot(id slot.ID, endpoint string) (*slot.Slot, error) {
+	return in.AddSlotReady(id, endpoint, nil)
+}
+
+// AddSlotReady is AddSlot with a step between building the slot and
+// starting it: ready (when not nil) gets the slot before any of its effects
+// can reach the driver, so an embedding adding a shard at runtime can
+// register it first. An error from ready adds nothing and is returned.
+func (in *Instance) AddSlotReady(id slot.ID, endpoint string, ready func(*slot.Slot) error) (*slot.Slot, error) {
 	s, err := in.rt.NewSlot(id, endpoint, in.slotCfg)
 	if err != nil {
 		return nil, err
@@ -142,6 +150,12 @@ func (in *Instance) AddSlot(id slot.ID, endpoint string) (*slot.Slot, error) {
 	if _, dup := in.slots[id]; dup {
 		in.slotsMu.Unlock()
 		return nil, fmt.Errorf("%w: %s", ErrSlotExists, id)
+	}
+	if ready != nil {
+		if err := ready(s); err != nil {
+			in.slotsMu.Unlock()
+			return nil, err
+		}
 	}
 	in.slots[id] = s
 	in.slotsMu.Unlock()

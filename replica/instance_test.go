@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -161,4 +162,26 @@ func TestMetaFailuresBackOff(t *testing.T) {
 	// initial 1s, then 1.6s, 2.56s, 4.1s (± jitter): about four tries in 10 s, not hundreds.
 	assert.InDelta(t, 5, len(drv.metas), 1.5)
 	assert.True(t, clk.Now().After(start))
+}
+
+func TestAddSlotReadyRunsBeforeTheSlotStarts(t *testing.T) {
+	in, drv, _ := newInstance(t, nil)
+	_, _ = in.SlaveOf("m:1")
+	require.NoError(t, in.MetaOK(drv.metas[0].Session))
+	// A refusal adds nothing.
+	_, err := in.AddSlotReady(3, "", func(*slot.Slot) error { return errors.New("not now") })
+	require.EqualError(t, err, "not now")
+	_, err = in.Slot(3)
+	require.ErrorIs(t, err, ErrUnknownSlot)
+	// The instance is Connected: the slot starts at once, after ready.
+	var syncsAtReady int
+	s, err := in.AddSlotReady(3, "", func(*slot.Slot) error {
+		syncsAtReady = len(drv.syncs)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 0, syncsAtReady, "ready ran before the slot asked for a sync")
+	require.Len(t, drv.syncs, 1)
+	assert.Equal(t, slot.ID(3), drv.syncs[0].Slot)
+	assert.Equal(t, slot.WaitReply, s.State())
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/replsm/replsm/outbox"
 	"github.com/replsm/replsm/redis/primary"
+	"github.com/replsm/replsm/redis/cluster"
 	"github.com/replsm/replsm/redis/replica"
 	"github.com/replsm/replsm/slot"
 )
@@ -98,6 +99,7 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	}
 	shards := shardFlags{}
 	fs.Var(shards, "shard", "a shard and the Redis primary it follows, ID=HOST:PORT, or ID=sentinel:NAME with --sentinel (repeat for each shard)")
+	clusterSeeds := fs.String("cluster", "", "follow a Redis Cluster instead of --shard: HOST:PORT[,HOST:PORT...] of seed nodes; one shard per master, kept current (docs/cluster.md)")
 	listen := fs.String("listen", "127.0.0.1:6380", "address to serve reads on")
 	keepalive := fs.Duration("keepalive", 20*time.Second, "a shard with no data or ping for this long reconnects (above the primary's repl-ping-replica-period)")
 	replyTimeout := fs.Duration("reply-timeout", 10*time.Second, "how long a shard waits for its primary's PSYNC reply")
@@ -135,8 +137,12 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	switch {
 	case fs.NArg() > 0:
 		return usageErr("unexpected argument %q", fs.Arg(0))
-	case len(shards) == 0:
-		return usageErr("no shards: give at least one --shard ID=HOST:PORT")
+	case len(shards) > 0 && *clusterSeeds != "":
+		return usageErr("--shard and --cluster exclude each other: a cluster's shards are discovered")
+	case *clusterSeeds != "" && *stateDir != "":
+		return usageErr("--cluster with --state-dir is not supported yet: shards added at runtime are not restored")
+	case len(shards) == 0 && *clusterSeeds == "":
+		return usageErr("no shards: give at least one --shard ID=HOST:PORT, or --cluster HOST:PORT")
 	case *keepalive <= 0 || *replyTimeout <= 0 || *readTimeout <= 0:
 		return usageErr("--keepalive, --reply-timeout and --read-timeout must be > 0")
 	case *keepalive <= *pingPeriod:
@@ -225,6 +231,14 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 		}
 		cfg.Notify = sink
 	}
+	var follow *cluster.Follower
+	if *clusterSeeds != "" {
+		var err error
+		if follow, err = followCluster(ctx, *clusterSeeds, &cfg, log); err != nil {
+			fmt.Fprintf(stderr, "replsm replica: %v\n", err)
+			return 1
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return usageErr("%v", err)
 	}
@@ -250,7 +264,10 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 		_ = r.Close()
 		return 1
 	}
-	log.Info("replica serving reads", slog.String("addr", r.Addr()), slog.String("shards", shards.String()),
+	if follow != nil {
+		defer runFollower(ctx, follow, r)()
+	}
+	log.Info("replica serving reads", slog.String("addr", r.Addr()), slog.String("shards", shardFlags(cfg.Shards).String()),
 		slog.String("state_dir", *stateDir), slog.String("notify", *notifyURL))
 	if *metricsListen != "" {
 		ms, err := serveReplicaStatus(*metricsListen, r)

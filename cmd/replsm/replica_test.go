@@ -23,6 +23,8 @@ func TestReplicaFlagErrors(t *testing.T) {
 		msg  string
 	}{
 		{"no shards", []string{"--listen", "127.0.0.1:0"}, "no shards"},
+		{"shard and cluster", []string{"--shard", "0=127.0.0.1:7000", "--cluster", "127.0.0.1:7001"}, "--shard and --cluster exclude each other"},
+		{"cluster and state dir", []string{"--cluster", "127.0.0.1:7001", "--state-dir", "/tmp"}, "--cluster with --state-dir"},
 		{"shard without =", []string{"--shard", "127.0.0.1:7000"}, "want ID=HOST:PORT"},
 		{"shard id not a number", []string{"--shard", "a=127.0.0.1:7000"}, `shard id "a"`},
 		{"negative shard id", []string{"--shard", "-1=127.0.0.1:7000"}, "not a non-negative integer"},

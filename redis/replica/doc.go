@@ -124,4 +124,11 @@
 // (Config.ReplicaPriority), so Sentinel never promotes it.
 //
 // Writes answer "-READONLY You can't write against a read only replica.".
+//
+// Following a Redis Cluster (docs/cluster.md): the Replica is the Target of
+// a redis/cluster Follower, which adds, re-points and removes shards at
+// runtime (AddShard, RepointShard, RemoveShard) and installs the slot
+// routes (SetRoutes); unscoped reads then go to the shard owning the key's
+// hash slot, with CROSSSLOT across slots and CLUSTER SLOTS/SHARDS/KEYSLOT/
+// INFO answered from what is followed.
 package replica

@@ -82,7 +82,7 @@ func (r *Replica) runLagProbe(ctx context.Context) {
 		case <-t.C:
 		}
 		var wg sync.WaitGroup
-		for _, sh := range r.order {
+		for _, sh := range r.shards() {
 			if sh.slot.State() != slot.Connected {
 				continue
 			}

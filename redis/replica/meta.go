@@ -75,9 +75,10 @@ func (r *Replica) MetaClose(sess slot.Session, _ string) {
 }
 
 func (r *Replica) meta(ctx context.Context, sess slot.Session) {
-	probes := make([]roleProbe, len(r.order))
+	order := r.shards()
+	probes := make([]roleProbe, len(order))
 	var wg sync.WaitGroup
-	for i, sh := range r.order {
+	for i, sh := range order {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -90,7 +91,7 @@ func (r *Replica) meta(ctx context.Context, sess slot.Session) {
 	}
 	var mismatches []string
 	for i, p := range probes {
-		sh := r.order[i]
+		sh := order[i]
 		switch p.kind {
 		case roleReplica:
 			mismatches = append(mismatches, fmt.Sprintf("shard %d endpoint %s is a replica of %s", sh.id, sh.addr(), p.master))

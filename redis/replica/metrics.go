@@ -54,7 +54,7 @@ func (r *Replica) addShardMetrics() error {
 
 // shardValues fills redisShardMetrics' values for one shard, read now.
 func (r *Replica) shardValues(st slot.Status, out []float64) bool {
-	sh, ok := r.byID[st.ID]
+	sh, ok := r.lookup(st.ID)
 	if !ok {
 		return false
 	}
@@ -96,7 +96,7 @@ func (r *Replica) onSlotRecord(rec slot.Record) {
 	if err != nil {
 		return
 	}
-	sh, ok := r.byID[slot.ID(n)]
+	sh, ok := r.lookup(slot.ID(n))
 	if !ok {
 		return
 	}
@@ -157,7 +157,7 @@ func newRunID() string {
 // Config.LagProbeInterval); ok is false without a sample or while the
 // shard is not Connected.
 func (r *Replica) Lag(id slot.ID) (bytes int64, seconds float64, ok bool) {
-	sh, found := r.byID[id]
+	sh, found := r.lookup(id)
 	if !found || sh.slot.State() != slot.Connected {
 		return 0, 0, false
 	}

@@ -185,7 +185,7 @@ const (
 // full-sync milestone. It takes only the shard's own mutex, which is never
 // held while calling into the slot.
 func (r *Replica) milestoneAttrs(id slot.ID) map[string]string {
-	sh, ok := r.byID[id]
+	sh, ok := r.lookup(id)
 	if !ok {
 		return nil
 	}

@@ -43,7 +43,7 @@ func (r *Replica) probeTimeout() time.Duration { return min(r.cfg.DialTimeout, m
 // cancels every probe and waits for them.
 func (d slotDriver) Probe(req slot.ProbeRequest) {
 	r := d.r
-	sh, ok := r.byID[req.Slot]
+	sh, ok := r.lookup(req.Slot)
 	if !ok {
 		return
 	}

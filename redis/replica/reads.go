@@ -58,7 +58,7 @@ func (r *Replica) shardsFor(st *connState) []*shard {
 	if st.scope != nil {
 		return []*shard{st.scope}
 	}
-	return r.order
+	return r.shards()
 }
 
 // handle serves one request on the read port.
@@ -70,6 +70,9 @@ func (r *Replica) handle(c *server.Conn, args [][]byte) error {
 	}
 	if done, err := r.admin(c, st, name, args); done {
 		return err
+	}
+	if done, err := r.clusterRead(c, st, name, args); done {
+		return err // following a Redis Cluster: routed by hash slot (cluster_reads.go)
 	}
 	switch name {
 	case "ping":

@@ -12,12 +12,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
 
 	"github.com/replsm/replsm/observe"
 	"github.com/replsm/replsm/redis/pubsub"
+	"github.com/replsm/replsm/redis/cluster"
 	"github.com/replsm/replsm/redis/server"
 	core "github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
@@ -30,12 +32,13 @@ import (
 // to sync, fail, back off and recover; the Replica speaks the Redis
 // protocol.
 type Replica struct {
-	cfg   Config
-	clk   clock.Clock
-	log   *slog.Logger
-	inst  *core.Instance
-	order []*shard // by id
-	byID  map[slot.ID]*shard
+	cfg  Config
+	clk  clock.Clock
+	log  *slog.Logger
+	inst *core.Instance
+	set  atomic.Pointer[shardSet] // the shards; replaced whole when one is added or removed (cluster.go)
+
+	routes atomic.Pointer[cluster.Routes] // slot → shard when following a Redis Cluster (cluster.go); nil otherwise
 
 	dur    *durable  // nil without Config.StateDir
 	notify *notifier // nil without Config.Notify
@@ -88,8 +91,9 @@ func New(cfg Config, clk clock.Clock) (_ *Replica, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Replica{cfg: cfg, clk: clk, log: log, byID: map[slot.ID]*shard{}, metas: map[slot.Session]func(){},
+	r := &Replica{cfg: cfg, clk: clk, log: log, metas: map[slot.Session]func(){},
 		hub: pubsub.New(pubsub.Options{Logger: log}), rnd: newRand(cfg.Seed)}
+	r.set.Store(&shardSet{byID: map[slot.ID]*shard{}})
 	defer func() {
 		if err != nil {
 			r.closeState()
@@ -146,17 +150,19 @@ func New(cfg Config, clk clock.Clock) (_ *Replica, err error) {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	set := &shardSet{byID: map[slot.ID]*shard{}}
 	for _, id := range ids {
 		s, err := inst.AddSlot(id, cfg.Shards[id])
 		if err != nil {
 			return nil, err
 		}
 		sh := newShard(id, cfg.Shards[id], s, clk, r.primaryConfig().BacklogSize)
-		r.order = append(r.order, sh)
-		r.byID[id] = sh
+		set.order = append(set.order, sh)
+		set.byID[id] = sh
 	}
+	r.set.Store(set)
 	if r.dur != nil {
-		if err := r.dur.restore(r.order); err != nil {
+		if err := r.dur.restore(r.shards()); err != nil {
 			return nil, err
 		}
 	}
@@ -227,7 +233,7 @@ func (r *Replica) Start() error {
 
 	r.inst.Start()
 	if r.cfg.StartAsPrimary {
-		return r.promote(r.order[0], "started as a primary")
+		return r.promote(r.shards()[0], "started as a primary")
 	}
 	if _, err := r.inst.SlaveOf(r.masterLabel()); err != nil {
 		return err
@@ -241,8 +247,9 @@ func (r *Replica) Start() error {
 // masterLabel names the instance's "master" in its records: the list of
 // shard endpoints, since no single master speaks for all of them.
 func (r *Replica) masterLabel() string {
-	parts := make([]string, len(r.order))
-	for i, sh := range r.order {
+	order := r.shards()
+	parts := make([]string, len(order))
+	for i, sh := range order {
 		parts[i] = strconv.Itoa(int(sh.id)) + "=" + sh.addr()
 	}
 	return strings.Join(parts, ",")
@@ -279,7 +286,7 @@ func (r *Replica) Close() error {
 	r.closePromoted()
 	r.hub.Close()
 	r.mu.Lock()
-	for _, sh := range r.order {
+	for _, sh := range r.shards() {
 		if sh.live != nil {
 			sh.live.stop("replica closing")
 		}
@@ -326,8 +333,9 @@ func (r *Replica) Info() Info {
 
 // ShardIDs lists the configured shards in order.
 func (r *Replica) ShardIDs() []slot.ID {
-	ids := make([]slot.ID, len(r.order))
-	for i, sh := range r.order {
+	order := r.shards()
+	ids := make([]slot.ID, len(order))
+	for i, sh := range order {
 		ids[i] = sh.id
 	}
 	return ids
@@ -365,7 +373,7 @@ func (r *Replica) Reset(id slot.ID, reason string) error {
 }
 
 func (r *Replica) shard(id slot.ID) (*shard, error) {
-	sh, ok := r.byID[id]
+	sh, ok := r.lookup(id)
 	if !ok {
 		return nil, fmt.Errorf("%w: %d", ErrUnknownShard, id)
 	}
@@ -416,7 +424,7 @@ func (d slotDriver) Sync(req slot.Request) error {
 // the session to exit: it may be running on that session's own goroutine.
 func (d slotDriver) Close(id slot.ID, sess slot.Session, reason string) {
 	r := d.r
-	sh, ok := r.byID[id]
+	sh, ok := r.lookup(id)
 	if !ok {
 		return
 	}

@@ -78,7 +78,7 @@ func (r *Replica) repoint(sh *shard, addr, reason string) error {
 	if addr == sh.addr() {
 		return nil // already following it: nothing closed, nothing re-synced
 	}
-	for _, o := range r.order {
+	for _, o := range r.shards() {
 		if o != sh && o.addr() == addr {
 			// Two shards of one primary would hold the same data twice.
 			return fmt.Errorf("shard %d already follows %s", o.id, addr)

@@ -167,7 +167,7 @@ func (r *Replica) waitSession(sh *shard) {
 // becomes the shard's cursor, so a final snapshot says where the data
 // stands (the primary's own id and offset), never the old primary's.
 func (r *Replica) closePromoted() {
-	for _, sh := range r.order {
+	for _, sh := range r.shards() {
 		p := sh.prim.Load()
 		if p == nil {
 			continue

@@ -145,7 +145,8 @@ func newSentinelFollower(r *Replica) (*sentinelFollower, error) {
 		lc.Logger = r.log
 	}
 	for id, name := range sc.Masters {
-		f.byName[name] = r.byID[id]
+		sh, _ := r.lookup(id)
+		f.byName[name] = sh
 		lc.Masters = append(lc.Masters, name)
 	}
 	slices.Sort(lc.Masters)
