@@ -169,7 +169,7 @@ func TestDigestUsesOnlyBasicCommands(t *testing.T) {
 	_, err := Digest(ctx, c, FillDBs())
 	require.NoError(t, err)
 	allowed := map[string]bool{"select": true, "scan": true, "type": true, "get": true, "lrange": true,
-		"hgetall": true, "smembers": true, "zrange": true, "pttl": true}
+		"hgetall": true, "smembers": true, "zrange": true, "pexpiretime": true}
 	rec.mu.Lock()
 	seen := maps.Clone(rec.seen)
 	rec.mu.Unlock()

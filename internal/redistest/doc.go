@@ -18,7 +18,7 @@
 //     command" for HELLO and never sends CLIENT SETINFO.
 //   - [Digest] hashes every key, type, value and TTL bucket of chosen
 //     databases using only SCAN, TYPE, GET, LRANGE, HGETALL, SMEMBERS, ZRANGE
-//     WITHSCORES and PTTL (plus SELECT), so the same function reads a real
+//     WITHSCORES and PEXPIRETIME (PTTL for TTLRemaining; plus SELECT), so the same function reads a real
 //     primary and our own replica.
 //   - [ReplicationInfo], [WaitReplicaUp] and [WaitCaughtUp] read and wait on
 //     INFO replication.

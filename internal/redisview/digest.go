@@ -23,13 +23,12 @@ import (
 type TTLMode int
 
 const (
-	// TTLDeadline (the default) hashes the key's absolute expiry time,
-	// estimated as the local wall clock at the PTTL reply plus PTTL, floored
-	// to a multiple of the bucket. A primary and its replica hold the same
-	// absolute expiry (Redis replicates EXPIRE as PEXPIREAT and SET EX as SET
-	// PXAT), so two digests read seconds apart agree: only the estimate's
-	// error (the PTTL round trip, about a millisecond) can move a deadline
-	// across a bucket edge. Both servers must share this machine's clock.
+	// TTLDeadline (the default) hashes the key's absolute expiry time
+	// (PEXPIRETIME, Redis 7.0), floored to a multiple of the bucket. A
+	// primary and its replica hold the same absolute expiry (Redis
+	// replicates EXPIRE as PEXPIREAT and SET EX as SET PXAT), so two digests
+	// read at any time agree exactly: no estimate from a round trip, which
+	// on a busy machine could move a deadline across a bucket edge.
 	TTLDeadline TTLMode = iota
 
 	// TTLRemaining hashes ceil(PTTL / bucket), the remaining time in whole
@@ -178,7 +177,7 @@ func Digest(ctx context.Context, c *redis.Client, dbs []int) (*DigestReport, err
 //
 // It issues only commands any Redis-compatible server answers: SELECT, SCAN
 // (cursor and COUNT), TYPE, GET, LRANGE 0 -1, HGETALL, SMEMBERS, ZRANGE 0 -1
-// WITHSCORES and PTTL, pipelined on one dedicated connection that is
+// WITHSCORES and PEXPIRETIME (PTTL under TTLRemaining), pipelined on one dedicated connection that is
 // discarded afterwards (so its SELECT never leaks into c's pool). Hash fields,
 // set members and sorted-set entries (by score, then member) are sorted
 // before hashing; list order is kept. A key that disappears between SCAN and
@@ -255,7 +254,7 @@ func scanAll(ctx context.Context, conn *redis.Conn) ([]string, error) {
 	return slices.Sorted(maps.Keys(seen)), nil
 }
 
-// digestBatchKeys reads the types, then the values and PTTLs, of keys in two
+// digestBatchKeys reads the types, then the values and TTLs, of keys in two
 // pipelined round trips, and records each key's hash in perKey.
 func digestBatchKeys(ctx context.Context, conn *redis.Conn, keys []string, opts DigestOptions,
 	sum *DBSummary, entries map[string]string, perKey map[string][]byte) error {
@@ -307,7 +306,11 @@ func digestBatchKeys(ctx context.Context, conn *redis.Conn, keys []string, opts 
 			case "stream":
 				r.value = p.Do(ctx, "xinfo", "stream", r.key, "full", "count", "0")
 			}
-			r.pttl = p.Do(ctx, "pttl", r.key)
+			if opts.TTL == TTLDeadline {
+				r.pttl = p.Do(ctx, "pexpiretime", r.key)
+			} else {
+				r.pttl = p.Do(ctx, "pttl", r.key)
+			}
 		}
 		return nil
 	})
@@ -320,7 +323,7 @@ func digestBatchKeys(ctx context.Context, conn *redis.Conn, keys []string, opts 
 	for _, r := range reads {
 		pttl, err := r.pttl.Int64()
 		if err != nil {
-			return fmt.Errorf("PTTL %q: %w", r.key, err)
+			return fmt.Errorf("TTL of %q: %w", r.key, err)
 		}
 		if pttl == -2 {
 			continue // expired or deleted since TYPE
@@ -519,7 +522,8 @@ func asPairs(x []any) ([]string, map[string]any, bool) {
 }
 
 // ttlToken renders a PTTL reply (milliseconds; -1 for no TTL) read at local
-// time nowMs as the token hashed under opts.
+// time nowMs as the token hashed under opts; under TTLDeadline the reply is
+// PEXPIRETIME's (unix milliseconds) and nowMs is not used.
 func ttlToken(opts DigestOptions, pttl, nowMs int64) string {
 	if pttl < 0 {
 		return "none"
@@ -538,7 +542,7 @@ func ttlToken(opts DigestOptions, pttl, nowMs int64) string {
 	case TTLRemaining:
 		return "r" + strconv.FormatInt((pttl+width-1)/width, 10)
 	default: // TTLDeadline
-		return "d" + strconv.FormatInt((nowMs+pttl)/width, 10)
+		return "d" + strconv.FormatInt(pttl/width, 10)
 	}
 }
 

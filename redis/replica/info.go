@@ -213,15 +213,20 @@ func (r *Replica) writeShardSections(b *strings.Builder, st *connState, now time
 	}
 }
 
-// downSince is master_link_down_since_seconds: seconds since the shard's
-// link last went down, -1 when it never was up (Redis's repl_down_since
-// of 0).
+// downSince is master_link_down_since_seconds of a shard that is not
+// Connected: seconds since its link last went down, -1 when it never was
+// up (Redis's repl_down_since of 0). The times come from the slot's
+// records, which observers see just after the state changed: a link that
+// was up and has no later down time went down a moment ago.
 func downSince(sh *shard, now time.Time) int64 {
-	t := sh.obs.downSince.Load()
-	if t == 0 {
+	down, up := sh.obs.downSince.Load(), sh.obs.upSince.Load()
+	switch {
+	case down == 0 && up == 0:
 		return -1
+	case down < up:
+		return 0
 	}
-	return (now.UnixNano() - t) / 1e9
+	return (now.UnixNano() - down) / 1e9
 }
 
 // writeShardFields writes a Redis 7.0 replica's INFO replication fields,
