@@ -16,8 +16,8 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/replsm/replsm/outbox"
-	"github.com/replsm/replsm/redis/primary"
 	"github.com/replsm/replsm/redis/cluster"
+	"github.com/replsm/replsm/redis/primary"
 	"github.com/replsm/replsm/redis/replica"
 	"github.com/replsm/replsm/slot"
 )

@@ -18,8 +18,8 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/replsm/replsm/observe"
-	"github.com/replsm/replsm/redis/pubsub"
 	"github.com/replsm/replsm/redis/cluster"
+	"github.com/replsm/replsm/redis/pubsub"
 	"github.com/replsm/replsm/redis/server"
 	core "github.com/replsm/replsm/replica"
 	"github.com/replsm/replsm/slot"
