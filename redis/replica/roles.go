@@ -102,7 +102,7 @@ func (r *Replica) promote(sh *shard, reason string) error {
 	if hist == nil { // cannot happen while the shard is a replica; be safe
 		hist = primary.NewBacklog(cfg.BacklogSize, cur.Offset)
 	}
-	p, err := primary.Promote(cfg, r.clk, r.log.With(slog.String("id", sh.id.String()), slog.String("role", "primary")),
+	p, err := primary.Promote(cfg, r.clk, r.log.With(slog.String("shard", sh.id.String()), slog.String("role", "primary")),
 		primary.History{Keyspace: sh.ks, Backlog: hist, ReplID: id, SelectedDB: cur.DB})
 	if err != nil {
 		// Put the shard back as it was: a replica of the same primary.
