@@ -252,13 +252,14 @@ func (a *applier) next(rd *resp.Reader) (action, error) {
 func (s *session) stream(rd *resp.Reader) error {
 	sh := s.sh
 	cur := sh.cursor()
+	log := s.logger() // once: a logger With attributes costs allocations
 	ap := &applier{ks: sh.ks, db: cur.DB, off: cur.Offset, onSkip: func(args [][]byte, reason string) {
 		if sh.noteUnapplied(args, reason) {
-			s.logger().Error("command from the primary not applied; skipped, the shard keeps streaming",
+			log.Error("command from the primary not applied; skipped, the shard keeps streaming",
 				slog.String("command", clipText(string(args[0]))), slog.String("reason", reason))
 		}
 	}, onPublish: func(ch, msg []byte) { s.rep.hub.Publish(ch, msg) },
-		onValue: func(v resp.Value, n, off int64) { sh.keep(v, n, off, s.logger()) }}
+		onValue: func(v resp.Value, n, off int64) { sh.keep(v, n, off, log) }}
 	sh.histFrom(cur.Offset)
 	dur := s.rep.dur
 	for {
