@@ -121,6 +121,7 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	spoolDir := fs.String("spool-dir", "", "where a full sync spools its snapshot and the stream that follows past --spool-memory (empty: --state-dir, else the system temp dir); files are removed once used")
 	spoolMem := fs.Int64("spool-memory", replica.DefaultSpoolMemory, "bytes of a full sync's snapshot, and of the stream spooled while it loads, held in memory before the rest goes to a file")
 	maxPayload := fs.Int64("max-payload", 0, "refuse a full sync whose snapshot passes this many bytes (0: no limit)")
+	maxValue := fs.Int64("max-value", 0, "refuse a snapshot with one value (string, encoded collection) longer than this many bytes (0: 512 MB, Redis's own limit)")
 	maxStreamSpool := fs.Int64("max-stream-spool", replica.DefaultMaxStreamSpool, "fail a full sync when the stream spooled while its snapshot loads passes this many bytes (0: no limit)")
 	pprofListen := fs.String("pprof-listen", "", "serve Go runtime profiles (/debug/pprof/) on HOST:PORT, for measurements; empty: off")
 	notifyURL := fs.String("notify-url", "", "POST milestones (full sync completed, shard exhausted, ...) as JSON to this http(s) URL, at least once, with an Idempotency-Key header")
@@ -163,8 +164,8 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return usageErr("--snapshot-interval must be > 0, got %s", *snapEvery)
 	case *snapBytes < 0:
 		return usageErr("--snapshot-bytes must be >= 0, got %d", *snapBytes)
-	case *spoolMem <= 0 || *maxPayload < 0 || *maxStreamSpool < 0:
-		return usageErr("--spool-memory must be > 0, --max-payload and --max-stream-spool >= 0")
+	case *spoolMem <= 0 || *maxPayload < 0 || *maxStreamSpool < 0 || *maxValue < 0:
+		return usageErr("--spool-memory must be > 0, --max-payload, --max-stream-spool and --max-value >= 0")
 	}
 	if err := checkListen(*listen); err != nil {
 		return usageErr("--listen: %v", err)
@@ -220,7 +221,7 @@ func runReplica(ctx context.Context, args []string, _, stderr io.Writer) int {
 	cfg.SnapshotInterval = *snapEvery
 	cfg.SnapshotBytes = *snapBytes
 	cfg.SpoolDir, cfg.SpoolMemory = *spoolDir, *spoolMem
-	cfg.MaxPayload, cfg.MaxStreamSpool = *maxPayload, *maxStreamSpool
+	cfg.MaxPayload, cfg.MaxStreamSpool, cfg.MaxValue = *maxPayload, *maxStreamSpool, *maxValue
 	if *metricsListen != "" {
 		cfg.LagProbeInterval = *lagProbe
 	}

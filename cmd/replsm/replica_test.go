@@ -51,7 +51,8 @@ func TestReplicaFlagErrors(t *testing.T) {
 		{"read timeout below keepalive", []string{"--shard", "0=127.0.0.1:7000", "--read-timeout", "15s"}, "--read-timeout 15s is below --keepalive 20s"},
 		{"two shards one primary", []string{"--shard", "0=127.0.0.1:7000", "--shard", "3=127.0.0.1:7000"}, "shards 0 and 3 both follow 127.0.0.1:7000"},
 		{"negative snapshot bytes", []string{"--shard", "0=127.0.0.1:7000", "--snapshot-bytes", "-1"}, "--snapshot-bytes must be >= 0"},
-		{"negative stream spool", []string{"--shard", "0=127.0.0.1:7000", "--max-stream-spool", "-1"}, "--max-stream-spool >= 0"},
+		{"negative stream spool", []string{"--shard", "0=127.0.0.1:7000", "--max-stream-spool", "-1"}, "--max-stream-spool and --max-value >= 0"},
+		{"negative max value", []string{"--shard", "0=127.0.0.1:7000", "--max-value", "-1"}, "--max-value >= 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -74,6 +74,13 @@ type Config struct {
 	// memory, either way).
 	MaxPayload int64
 
+	// MaxValue bounds one value of a snapshot (a string, an encoded
+	// collection, an LZF expansion), in bytes: a longer declared length
+	// fails the load with rdb.ErrValueTooLarge before anything is
+	// allocated for it, and the shard goes to Error with the reason. Zero
+	// means rdb.DefaultMaxValue (512 MB, Redis's own string limit).
+	MaxValue int64
+
 	// SpoolMemory is how much of a full sync's payload, and of the stream
 	// that follows it while it loads, is held in memory; the rest goes to
 	// a temporary file in SpoolDir, removed once used (docs/fullsync.md).
@@ -263,6 +270,9 @@ func (c Config) Validate() error {
 	}
 	if c.StreamStartAckPeriod < 0 {
 		return fmt.Errorf("%w: StreamStartAckPeriod must be >= 0, got %s", ErrInvalidConfig, c.StreamStartAckPeriod)
+	}
+	if c.MaxValue < 0 {
+		return fmt.Errorf("%w: MaxValue must be >= 0, got %d", ErrInvalidConfig, c.MaxValue)
 	}
 	if c.MaxPayload < 0 || c.SpoolMemory < 0 || c.MaxStreamSpool < 0 {
 		return fmt.Errorf("%w: MaxPayload, SpoolMemory and MaxStreamSpool must be >= 0, got %d, %d and %d",

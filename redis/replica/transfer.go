@@ -157,7 +157,7 @@ func (s *session) transfer(br *bufio.Reader, hs handshakeResult) (*resp.Reader, 
 }
 
 // loadRDB builds a keyspace from an RDB; tests replace it to hold a load.
-var loadRDB = rdb.Load
+var loadRDB = rdb.LoadWith
 
 // testHookSpools, when set by a test, sees the two spools of every
 // transfer as it starts.
@@ -176,7 +176,7 @@ func (s *session) startLoader(sp *spool) *loader {
 	s.rep.wg.Add(1)
 	go func() {
 		defer s.rep.wg.Done()
-		ld.ks, _, ld.err = loadRDB(sp, s.rep.clk)
+		ld.ks, _, ld.err = loadRDB(sp, rdb.LoadOptions{Clock: s.rep.clk, MaxValue: s.rep.cfg.MaxValue})
 		close(ld.done)
 	}()
 	return ld

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -36,7 +37,7 @@ type loadGate struct {
 
 func holdLoads(t *testing.T) *loadGate {
 	g := &loadGate{loaded: make(chan struct{}, 16), release: make(chan struct{})}
-	loadRDB = func(r io.Reader, clk clock.Clock) (*keyspace.Keyspace, rdb.Info, error) {
+	loadRDB = func(r io.Reader, opts rdb.LoadOptions) (*keyspace.Keyspace, rdb.Info, error) {
 		b, err := io.ReadAll(r)
 		if err != nil {
 			return nil, rdb.Info{}, err
@@ -47,11 +48,11 @@ func holdLoads(t *testing.T) *loadGate {
 		case <-r.(*spool).closedCh():
 			return nil, rdb.Info{}, errSpoolClosed
 		}
-		return rdb.LoadBytes(b, clk)
+		return rdb.LoadWith(bytes.NewReader(b), opts)
 	}
 	t.Cleanup(func() {
 		g.open()
-		loadRDB = rdb.Load
+		loadRDB = rdb.LoadWith
 	})
 	return g
 }
@@ -295,13 +296,14 @@ func TestTransferHostilePayload(t *testing.T) {
 	tests := []struct {
 		name       string
 		maxPayload int64
+		maxValue   int64
 		send       func(fc *fakeConn)
 		want       []string
 		wantErr    error
 	}{
-		{"announced over the ceiling", 1 << 30, func(fc *fakeConn) { fc.send("$1000000000000\r\n") },
+		{"announced over the ceiling", 1 << 30, 0, func(fc *fakeConn) { fc.send("$1000000000000\r\n") },
 			[]string{"1000000000000 bytes announced, limit 1073741824"}, rdb.ErrTooLarge},
-		{"eof-marked over the ceiling", 1 << 20, func(fc *fakeConn) {
+		{"eof-marked over the ceiling", 1 << 20, 0, func(fc *fakeConn) {
 			fc.send("$EOF:" + mark + "\r\n" + forged)
 			for i := 0; i < 32; i++ { // 2 MiB: past the ceiling
 				if _, err := fc.c.Write([]byte(filler)); err != nil {
@@ -309,7 +311,15 @@ func TestTransferHostilePayload(t *testing.T) {
 				}
 			}
 		}, []string{"spool limit exceeded", "the snapshot would pass 1048576 bytes"}, ErrSpoolFull},
-		{"no ceiling: cut short", 0, func(fc *fakeConn) {
+		// The whole forged payload arrives; the loader refuses the value
+		// (over Redis's 512 MB, the default) before allocating it.
+		{"value over the default MaxValue", 0, 0, func(fc *fakeConn) {
+			fc.send("$EOF:" + mark + "\r\n" + forged + filler + mark)
+		}, []string{"load snapshot"}, rdb.ErrValueTooLarge},
+		{"value over a configured MaxValue", 0, 1000, func(fc *fakeConn) {
+			fc.send("$EOF:" + mark + "\r\n" + "REDIS0010" + "\x00" + "\x01k" + "\x44\x00" + strings.Repeat("v", 256) + mark)
+		}, []string{"load snapshot"}, rdb.ErrValueTooLarge},
+		{"no ceiling: cut short", 0, 0, func(fc *fakeConn) {
 			fc.send("$EOF:" + mark + "\r\n" + forged)
 			for i := 0; i < 32; i++ {
 				fc.send(filler)
@@ -324,7 +334,7 @@ func TestTransferHostilePayload(t *testing.T) {
 			log := &recordLog{}
 			cfg, dir := spoolConfig(t, f.addr(), log)
 			cfg.SpoolMemory = 64 << 10
-			cfg.MaxPayload = tt.maxPayload
+			cfg.MaxPayload, cfg.MaxValue = tt.maxPayload, tt.maxValue
 			cfg.SlotConfig.RecoveryCap = 1
 			r := startReplica(t, cfg)
 			fc := f.next()
