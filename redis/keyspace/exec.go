@@ -177,7 +177,11 @@ func clone(b []byte) []byte {
 
 // Replies and Redis 7.0's error texts.
 
-func okReply() Reply         { return resp.SimpleString("OK") }
+// replyOK is shared: a reply is read, never changed (its capacity is its
+// length, so not even an append could write into it).
+var replyOK = func() Reply { r := resp.SimpleString("OK"); r.Str = r.Str[:2:2]; return r }()
+
+func okReply() Reply         { return replyOK }
 func null() Reply            { return resp.NullBulk() }
 func integer(n int64) Reply  { return resp.Integer(n) }
 func bulk(b []byte) Reply    { return resp.Bulk(b) }

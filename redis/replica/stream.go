@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 
 	"github.com/replsm/replsm/internal/failpoint"
@@ -14,7 +15,8 @@ import (
 )
 
 // target is what the applier writes to: a shard's keyspace. It is an
-// interface so the fuzz test can watch every change.
+// interface so the fuzz test can watch every change. Apply must not keep
+// args past its return (the applier reuses the list; the bytes it may keep).
 type target interface {
 	Apply(db *int, args [][]byte) (resp.Value, error)
 	ExecAll(db *int, cmds [][][]byte) ([]keyspace.Result, error)
@@ -54,6 +56,11 @@ type applier struct {
 	inMulti bool
 	queued  [][][]byte
 	pending int64 // bytes of the open MULTI so far, MULTI included
+
+	// args is reused from command to command: the keyspace keeps no
+	// argument list (it copies what it stores), and a queued MULTI command
+	// gets its own copy.
+	args [][]byte
 }
 
 // action tells the stream loop what to do after a value was fed.
@@ -79,14 +86,17 @@ func (a *applier) feed(v resp.Value, n int64) (action, error) {
 		a.consume(n)
 		return action{}, nil
 	}
-	args := make([][]byte, len(v.Array))
+	args := a.args[:0]
 	for i, e := range v.Array {
 		if e.Kind != resp.KindBulkString || e.Null {
 			return action{}, fmt.Errorf("%w: argument %d of a stream command at offset %d is a %s, not a bulk string", ErrProtocol, i, a.off+a.pending+1, kindName(e))
 		}
-		args[i] = e.Str
+		args = append(args, e.Str)
 	}
-	return a.command(args, n)
+	a.args = args
+	act, err := a.command(args, n)
+	clear(args) // the next command's bytes are its own: drop these
+	return act, err
 }
 
 func (a *applier) command(args [][]byte, n int64) (action, error) {
@@ -133,12 +143,12 @@ func (a *applier) command(args [][]byte, n int64) (action, error) {
 		return action{}, nil
 	}
 	if a.inMulti {
-		a.queued = append(a.queued, args)
+		a.queued = append(a.queued, slices.Clone(args))
 		a.pending += n
 		return action{}, nil
 	}
-	db := a.db
-	reply, err := a.ks.Apply(&db, args)
+	// Apply changes the database only on a SELECT that succeeds.
+	reply, err := a.ks.Apply(&a.db, args)
 	if err := applyError(args, reply, err); err != nil {
 		if equalFold(name, "select") {
 			// Every later command would land in the wrong database.
@@ -148,7 +158,6 @@ func (a *applier) command(args [][]byte, n int64) (action, error) {
 		a.off += n
 		return action{}, nil
 	}
-	a.db = db
 	a.off += n
 	if !equalFold(name, "select") {
 		a.applied++

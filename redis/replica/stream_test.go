@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,7 +183,7 @@ func (r *recorder) Apply(db *int, args [][]byte) (resp.Value, error) {
 	in := *db
 	reply, err := r.ks.Apply(db, args)
 	if err == nil && reply.Kind != resp.KindError {
-		r.log = append(r.log, args)
+		r.log = append(r.log, slices.Clone(args)) // the applier reuses args
 		r.dbs = append(r.dbs, in)
 	}
 	return reply, err
