@@ -42,6 +42,11 @@ type Primary struct {
 	offset2  int64  // second_repl_offset: where replID2's history ended here; -1 none
 	bl       *Backlog
 	seldb    int           // database of the stream's last SELECT; -1 forces one
+	// dataEnd is the stream position after the last change of data, and
+	// dataDB the database selected there: past it the stream holds only
+	// pings and PUBLISHes, which Demote drops (stream.go, docs/sentinel.md).
+	dataEnd int64
+	dataDB  int
 	wake     chan struct{} // closed and replaced on every append
 	epoch    uint64        // bumped by ForgetHistory
 	sessions map[slot.Session]*session
@@ -112,6 +117,7 @@ func newPrimary(cfg Config, clk clock.Clock, logger *slog.Logger, ks *keyspace.K
 		offset2:  -1,
 		bl:       NewBacklog(cfg.BacklogSize, 0),
 		seldb:    -1,
+		dataDB:   -1,
 		wake:     make(chan struct{}),
 		sessions: map[slot.Session]*session{},
 		done:     make(chan struct{}),
@@ -270,6 +276,7 @@ func (p *Primary) ForgetHistory() error {
 	p.epoch++
 	p.bl.reset(0)
 	p.seldb = -1
+	p.dataEnd, p.dataDB = 0, -1
 	close(p.wake) // sessions waiting to stream notice the new epoch
 	p.wake = make(chan struct{})
 	sessions := p.sessionsLocked()
