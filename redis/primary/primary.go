@@ -42,16 +42,17 @@ type Primary struct {
 	offset2  int64  // second_repl_offset: where replID2's history ended here; -1 none
 	bl       *Backlog
 	seldb    int           // database of the stream's last SELECT; -1 forces one
-	// dataEnd is the stream position after the last change of data, and
-	// dataDB the database selected there: past it the stream holds only
-	// pings and PUBLISHes, which Demote drops (stream.go, docs/sentinel.md).
-	dataEnd int64
-	dataDB  int
 	wake     chan struct{} // closed and replaced on every append
 	epoch    uint64        // bumped by ForgetHistory
 	sessions map[slot.Session]*session
 	closed   bool
 	feedBuf  []byte
+
+	// dataEnd is the stream position after the last change of data, and
+	// dataDB the database selected there: past it the stream holds only
+	// pings and PUBLISHes, which Demote drops (stream.go, docs/sentinel.md).
+	dataEnd int64
+	dataDB  int
 
 	stats counters
 

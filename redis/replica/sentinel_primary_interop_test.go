@@ -112,8 +112,10 @@ func TestSentinelReplsmPrimaryFailover(t *testing.T) {
 	assert.Equal(t, uint64(1), st.Stats.PartialSyncs)
 	// The other real replica may full-sync on the new primary (it can hold
 	// a ping of replsm's the promoted one missed); none of them is replsm's.
-	assert.Zero(t, logLines(t, np, "Full resync requested by replica 127.0.0.1:"+strconv.Itoa(rport)), "the new primary served replsm no full sync")
-	assert.Equal(t, before[np.Addr()][0]+logLines(t, np, "Full resync requested by replica"), npFull, "every full sync on the new primary is in its log, none for replsm")
+	// Redis logs "Synchronization with replica X succeeded" for full syncs only.
+	assert.Zero(t, logLines(t, np, "Synchronization with replica 127.0.0.1:"+strconv.Itoa(rport)), "the new primary served replsm no full sync")
+	otherFulls := logLines(t, np, "Synchronization with replica", "succeeded")
+	assert.Equal(t, before[np.Addr()][0]+otherFulls, npFull, "every full sync on the new primary is the other real replica's")
 	assert.Greater(t, npPartial, before[np.Addr()][1])
 	assert.NotZero(t, logLines(t, np, "Partial resynchronization request from 127.0.0.1:"+strconv.Itoa(rport), "accepted"))
 	assert.Equal(t, "slave", infoString(t, rc, "role"))
@@ -146,8 +148,8 @@ func TestSentinelReplsmPrimaryFailover(t *testing.T) {
 	sw := switched()
 	t.Logf("replsm primary under SENTINEL FAILOVER: %d SETs before it (replsm offset %d); +switch-master %v after the command; replsm streaming from the new primary %s %v after the command",
 		written, replsmOffset, sw.Sub(start).Round(time.Millisecond), np.Addr(), streaming.Sub(start).Round(time.Millisecond))
-	t.Logf("syncs: new primary %s; other replica %s; replsm as primary served full %d partial %d; replsm as replica full %d partial %d",
-		other[np.Addr()], otherThan(other, np.Addr()), own0.FullSyncs, own0.PartialSyncs, st.Stats.FullSyncs, st.Stats.PartialSyncs)
+	t.Logf("syncs: new primary %s (full syncs of the other real replica: %d); other replica %s; replsm as primary served full %d partial %d; replsm as replica full %d partial %d",
+		other[np.Addr()], otherFulls, otherThan(other, np.Addr()), own0.FullSyncs, own0.PartialSyncs, st.Stats.FullSyncs, st.Stats.PartialSyncs)
 	t.Logf("transition log of replsm's shard 0 from the command:\n%s", formatRecords(recs, start))
 	t.Logf("replsm's role-change log lines:\n%s", grepLines(logs.String(), "demoted", "REPLICAOF", "SLAVEOF"))
 }
@@ -223,4 +225,3 @@ func otherThan(m map[string]string, addr string) string {
 	}
 	return ""
 }
-
