@@ -123,6 +123,11 @@ func TestSentinelReplsmPrimaryFailover(t *testing.T) {
 	require.Len(t, resumes, 1)
 	assert.Contains(t, resumes[0].Reason, "demoted to replica of "+np.Addr())
 	assert.Contains(t, resumes[0].Reason, "sentinel-", "the SLAVEOF came from a sentinel")
+	converted := 0
+	for _, s := range sentinels {
+		converted += logLines(t, s, "+convert-to-slave slave 127.0.0.1:"+strconv.Itoa(rport))
+	}
+	assert.NotZero(t, converted, "a sentinel converted the old primary to a replica")
 
 	nh, nport, _ := strings.Cut(np.Addr(), ":")
 	for _, s := range sentinels {
