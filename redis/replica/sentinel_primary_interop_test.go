@@ -197,6 +197,8 @@ func followedBy(t *testing.T, r *Replica, recs *recordLog, addr string) time.Tim
 	return at
 }
 
+// formatRecords formats the records from the first one at or after from,
+// one line each: what docs/sentinel.md shows.
 func formatRecords(recs *recordLog, from time.Time) string {
 	recs.mu.Lock()
 	defer recs.mu.Unlock()
@@ -209,6 +211,7 @@ func formatRecords(recs *recordLog, from time.Time) string {
 	return b.String()
 }
 
+// grepLines keeps the lines of text that contain any of the strings.
 func grepLines(text string, any ...string) string {
 	var b strings.Builder
 	for _, line := range strings.Split(text, "\n") {
@@ -222,6 +225,7 @@ func grepLines(text string, any ...string) string {
 	return b.String()
 }
 
+// otherThan is m's value for a key other than addr (m has two).
 func otherThan(m map[string]string, addr string) string {
 	for k, v := range m {
 		if k != addr {
