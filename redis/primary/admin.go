@@ -34,7 +34,7 @@ func (p *Primary) admin(c *server.Conn, name string, args [][]byte) (bool, error
 			return true, c.WriteError(server.WrongArgs(args[0]))
 		}
 		p.mu.Lock()
-		p.feedLocked([]op{{db: c.DB, args: args}})
+		p.feedSignalLocked(op{db: c.DB, args: args})
 		p.mu.Unlock()
 		return true, c.WriteInteger(int64(p.hub.Publish(args[1], args[2])))
 	case "replicaof", "slaveof":

@@ -32,6 +32,21 @@ func (b *Backlog) start() int64 { return b.end - b.hist }
 // reset forgets every byte held and restarts the stream at offset.
 func (b *Backlog) reset(offset int64) { b.end, b.hist = offset, 0 }
 
+// truncate drops the bytes after position end (end <= b.end), as if they
+// had never been appended; when end lies before the oldest byte held, the
+// ring is left empty at end.
+func (b *Backlog) truncate(end int64) {
+	if end >= b.end {
+		return
+	}
+	if end < b.start() {
+		b.reset(end)
+		return
+	}
+	b.hist -= b.end - end
+	b.end = end
+}
+
 // write appends p to the stream. When p alone is larger than the ring only
 // its tail is kept.
 func (b *Backlog) write(p []byte) {

@@ -92,3 +92,24 @@ func TestBacklogMatchesModel(t *testing.T) {
 		}
 	}
 }
+
+// TestBacklogTruncate: truncate drops the newest bytes; before the oldest
+// byte held it leaves an empty ring at that position.
+func TestBacklogTruncate(t *testing.T) {
+	b := NewBacklog(8, 100)
+	b.write([]byte("abcdefghij")) // holds 102..110: "cdefghij"
+	b.truncate(107)
+	assert.Equal(t, int64(107), b.End())
+	got, err := b.readAt(nil, 102, 64)
+	require.NoError(t, err)
+	assert.Equal(t, "cdefg", string(got))
+	b.write([]byte("XY"))
+	got, err = b.readAt(nil, 102, 64)
+	require.NoError(t, err)
+	assert.Equal(t, "cdefgXY", string(got))
+	b.truncate(200) // beyond the end: nothing to drop
+	assert.Equal(t, int64(109), b.End())
+	b.truncate(101) // before the oldest byte held
+	assert.Equal(t, int64(101), b.End())
+	assert.Zero(t, b.Len())
+}

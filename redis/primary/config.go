@@ -65,6 +65,11 @@ type Config struct {
 	// of this primary; see docs/failover.md). Without it the command is
 	// refused. REPLICAOF NO ONE is always +OK.
 	ReplicaOf func(c *server.Conn, host, port []byte) error
+
+	// InfoServer, if set, is INFO's Server section of the process serving
+	// this primary, put first in INFO's default answer: Sentinel reads
+	// run_id from it to notice a restarted primary (+reboot).
+	InfoServer func() string
 }
 
 // DefaultConfig returns Redis 7.0's numbers: a 1 MiB backlog, a ping every

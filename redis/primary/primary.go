@@ -48,6 +48,12 @@ type Primary struct {
 	closed   bool
 	feedBuf  []byte
 
+	// dataEnd is the stream position after the last change of data, and
+	// dataDB the database selected there: past it the stream holds only
+	// pings and PUBLISHes, which Demote drops (stream.go, docs/sentinel.md).
+	dataEnd int64
+	dataDB  int
+
 	stats counters
 
 	lifeMu sync.Mutex // Listen and Close
@@ -112,6 +118,7 @@ func newPrimary(cfg Config, clk clock.Clock, logger *slog.Logger, ks *keyspace.K
 		offset2:  -1,
 		bl:       NewBacklog(cfg.BacklogSize, 0),
 		seldb:    -1,
+		dataDB:   -1,
 		wake:     make(chan struct{}),
 		sessions: map[slot.Session]*session{},
 		done:     make(chan struct{}),
@@ -270,6 +277,7 @@ func (p *Primary) ForgetHistory() error {
 	p.epoch++
 	p.bl.reset(0)
 	p.seldb = -1
+	p.dataEnd, p.dataDB = 0, -1
 	close(p.wake) // sessions waiting to stream notice the new epoch
 	p.wake = make(chan struct{})
 	sessions := p.sessionsLocked()

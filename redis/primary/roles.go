@@ -61,6 +61,7 @@ func Promote(cfg Config, clk clock.Clock, logger *slog.Logger, h History) (*Prim
 	p.bl = h.Backlog
 	p.replID2, p.offset2 = h.ReplID, h.Backlog.End()+1
 	p.seldb = -1
+	p.dataEnd, p.dataDB = p.bl.end, -1
 	id, off := p.replID, p.bl.end
 	p.mu.Unlock()
 	p.log.Info("promoted to primary", "replid", id, "master_replid2", h.ReplID, "second_repl_offset", off+1, "backlog_bytes", h.Backlog.Len())
@@ -90,10 +91,20 @@ func (p *Primary) Demote(reason string) (History, error) {
 	// Close waited for every session and ticker: nothing of this primary
 	// touches the keyspace or the backlog any more.
 	p.mu.Lock()
+	// The history handed back ends at the last change of data: a tail of
+	// pings and PUBLISHes (Sentinel's hellos, every 2 s) changes nothing,
+	// and keeping it would put this node past the promoted replica's
+	// second_repl_offset, so the PSYNC that continues it would be a full
+	// sync (docs/sentinel.md, "A replsm primary under Sentinel").
+	tail := p.bl.end - p.dataEnd
+	if tail > 0 {
+		p.bl.truncate(p.dataEnd)
+		p.seldb = p.dataDB
+	}
 	h := History{Keyspace: p.ks, Backlog: p.bl, ReplID: p.replID, SelectedDB: p.seldb}
 	p.mu.Unlock()
 	p.ks.SetReplica(true)
-	p.log.Info("demoted: no longer a primary", "reason", reason, "replid", h.ReplID, "offset", h.Backlog.End())
+	p.log.Info("demoted: no longer a primary", "reason", reason, "replid", h.ReplID, "offset", h.Backlog.End(), "dropped_signal_tail_bytes", tail)
 	return h, nil
 }
 

@@ -109,3 +109,44 @@ func TestSYNCIsAFullSyncWithoutPreamble(t *testing.T) {
 	c.expectStream(cmds([]string{"SELECT", "0"}, []string{"SET", "b", "2"}))
 	assert.Equal(t, uint64(1), p.Stats().FullSyncs)
 }
+
+// TestDemoteDropsSignalTail: pings and PUBLISHes streamed after the last
+// change of data (Sentinel's hellos while a failover is under way) are not
+// part of the history Demote hands back, so the demoted node's PSYNC asks
+// for the offset after its last write, which a promoted replica that
+// missed the tail still has; a write after them ends the tail.
+func TestDemoteDropsSignalTail(t *testing.T) {
+	p, _ := newTestPrimary(t, nil)
+	db := 2
+	run(t, p, &db, "SET", "k", "v")
+	dataEnd := p.Offset()
+	c := dialPeer(t, p.Addr())
+	const hello = "127.0.0.1,26379,x,1,m,127.0.0.1,6379,0"
+	c.send("PUBLISH", "__sentinel__:hello", hello)
+	c.expectLine(":0")
+	p.mu.Lock()
+	p.appendLocked(pingCommand)
+	p.mu.Unlock()
+	require.Greater(t, p.Offset(), dataEnd)
+	assert.Contains(t, streamBytes(t, p), cmds([]string{"SELECT", "0"}, []string{"PUBLISH", "__sentinel__:hello", hello}), "the PUBLISH was streamed in its own database")
+
+	h, err := p.Demote("test")
+	require.NoError(t, err)
+	assert.Equal(t, dataEnd, h.Backlog.End(), "the signal tail is dropped")
+	assert.Equal(t, 2, h.SelectedDB, "the database selected at the last write")
+	b, err := h.Backlog.ReadAt(nil, h.Backlog.End()-int64(len(cmds([]string{"SET", "k", "v"}))), 1<<10)
+	require.NoError(t, err)
+	assert.Equal(t, cmds([]string{"SET", "k", "v"}), string(b))
+
+	// A write after a PUBLISH keeps everything.
+	q, _ := newTestPrimary(t, nil)
+	qc := dialPeer(t, q.Addr())
+	qc.send("PUBLISH", "ch", "m")
+	qc.expectLine(":0")
+	db = 0
+	run(t, q, &db, "SET", "k", "v")
+	end := q.Offset()
+	h, err = q.Demote("test")
+	require.NoError(t, err)
+	assert.Equal(t, end, h.Backlog.End())
+}

@@ -441,3 +441,23 @@ func TestConfigValidate(t *testing.T) {
 	_, err := New(DefaultConfig(), nil, nil)
 	assert.ErrorIs(t, err, ErrInvalidConfig)
 }
+
+// TestInfoServerSection: with Config.InfoServer the default INFO starts
+// with the process's Server section (Sentinel reads run_id there); INFO
+// server is that section alone, INFO replication still only its own.
+func TestInfoServerSection(t *testing.T) {
+	const server = "# Server\r\nrun_id:" + testReplID + "\r\n"
+	p, _ := newTestPrimary(t, func(c *Config) { c.InfoServer = func() string { return server } })
+	c := dialPeer(t, p.Addr())
+	body := func(args ...string) string {
+		c.send(args...)
+		n, err := strconv.Atoi(strings.TrimPrefix(c.line(), "$"))
+		require.NoError(t, err)
+		return strings.TrimSuffix(c.read(n+2), "\r\n")
+	}
+	assert.Equal(t, server+"\r\n"+p.infoReplication(), body("INFO"))
+	assert.Equal(t, server+"\r\n"+p.infoReplication(), body("INFO", "default"))
+	assert.Equal(t, server, body("INFO", "server"))
+	assert.Equal(t, p.infoReplication(), body("INFO", "replication"))
+	assert.True(t, strings.HasPrefix(body("INFO", "all"), server+"\r\n# Replication\r\n"))
+}

@@ -117,22 +117,42 @@ func (p *Primary) Stats() Stats {
 // and TTLs give equal digests.
 func (p *Primary) Digest() string { return p.ks.Digest() }
 
-// handleINFO answers INFO with the Replication section for no argument,
-// "replication", "default", "all" and "everything", and with nothing for
-// sections this primary does not keep.
+// handleINFO answers INFO with the Replication section for "replication";
+// with Config.InfoServer's Server section before it for no argument,
+// "default", "all" and "everything" (those two add Stats); with the Server
+// section alone for "server"; and with nothing for sections this primary
+// does not keep.
 func (p *Primary) handleINFO(c *server.Conn, args [][]byte) error {
 	if len(args) > 1 {
 		switch lowerName(args[1]) {
-		case "replication", "default":
+		case "replication":
+		case "default":
+			return c.WriteBulkString(p.infoServer() + p.infoReplication())
+		case "server":
+			return c.WriteBulkString(strings.TrimSuffix(p.infoServer(), "\r\n"))
 		case "stats":
 			return c.WriteBulkString(p.infoStats())
 		case "all", "everything":
-			return c.WriteBulkString(p.infoReplication() + "\r\n" + p.infoStats())
+			return c.WriteBulkString(p.infoServer() + p.infoReplication() + "\r\n" + p.infoStats())
 		default:
 			return c.WriteBulkString("")
 		}
+		return c.WriteBulkString(p.infoReplication())
 	}
-	return c.WriteBulkString(p.infoReplication())
+	return c.WriteBulkString(p.infoServer() + p.infoReplication())
+}
+
+// infoServer is Config.InfoServer's section followed by the blank line
+// between sections, or "" without one.
+func (p *Primary) infoServer() string {
+	if p.cfg.InfoServer == nil {
+		return ""
+	}
+	s := p.cfg.InfoServer()
+	if s == "" {
+		return ""
+	}
+	return strings.TrimSuffix(s, "\r\n") + "\r\n\r\n"
 }
 
 // infoStats is INFO's Stats section, the sync counters only, in Redis's

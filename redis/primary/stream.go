@@ -30,6 +30,15 @@ func (p *Primary) feedLocked(ops []op) {
 	if len(ops) == 0 {
 		return
 	}
+	p.feedOpsLocked(ops)
+	p.dataEnd, p.dataDB = p.bl.end, p.seldb
+}
+
+// feedSignalLocked streams a command that changes no data (PUBLISH): it
+// does not move dataEnd, so Demote may drop it with the pings after it.
+func (p *Primary) feedSignalLocked(o op) { p.feedOpsLocked([]op{o}) }
+
+func (p *Primary) feedOpsLocked(ops []op) {
 	buf := p.feedBuf[:0]
 	wrap := len(ops) > 1
 	if wrap {

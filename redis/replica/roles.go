@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"strings"
 	"sync"
 
 	"github.com/replsm/replsm/redis/primary"
@@ -98,6 +99,11 @@ func (r *Replica) promote(sh *shard, reason string) error {
 	cfg := r.primaryConfig()
 	cfg.Hub, cfg.Rand, cfg.ReplID = r.hub, r.rnd, ""
 	cfg.ReplicaOf = func(c *server.Conn, host, port []byte) error { return r.replicaOf(c, sh, host, port) }
+	cfg.InfoServer = func() string { // run_id, which Sentinel watches for restarts
+		var b strings.Builder
+		r.writeServer(&b, r.clk.Now())
+		return b.String()
+	}
 	hist := sh.takeHist(cur.Offset)
 	if hist == nil { // cannot happen while the shard is a replica; be safe
 		hist = primary.NewBacklog(cfg.BacklogSize, cur.Offset)

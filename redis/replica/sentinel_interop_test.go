@@ -262,18 +262,7 @@ func (g *sentinelGroup) followedTo(t *testing.T, addr string) time.Time {
 
 // transitionLog formats shard 0's records from the first one at or after
 // from: what docs/sentinel.md shows.
-func (g *sentinelGroup) transitionLog(from time.Time) string {
-	g.recs.mu.Lock()
-	defer g.recs.mu.Unlock()
-	var b strings.Builder
-	for _, r := range g.recs.recs {
-		if r.Time.Before(from) {
-			continue
-		}
-		fmt.Fprintf(&b, "%s #%d %s: %s -> %s  %s\n", r.Time.Format("15:04:05.000"), r.Seq, r.Event, r.From, r.To, r.Reason)
-	}
-	return b.String()
-}
+func (g *sentinelGroup) transitionLog(from time.Time) string { return formatRecords(g.recs, from) }
 
 // TestSentinelFailoverUnderLoad: SENTINEL FAILOVER while a Sentinel-aware
 // client writes. The replsm shard holds off the old primary from
