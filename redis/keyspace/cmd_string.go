@@ -155,7 +155,13 @@ func (c *execCtx) set(args [][]byte, s setArgs, name string, onSet, onAbort *Rep
 			old = bulk(o.str)
 		}
 	}
-	found := c.lookupWrite(key) != nil
+	// A primary looks the key up even for a plain SET, as Redis does: an
+	// expired key is deleted (and the DEL propagated) first. A replica
+	// never expires keys itself, so there only NX and XX need the lookup.
+	found := false
+	if s.nx || s.xx || !c.k.replica {
+		found = c.lookupWrite(key) != nil
+	}
 	if (s.nx && found) || (s.xx && !found) {
 		switch {
 		case s.get:
