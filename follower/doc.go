@@ -8,6 +8,6 @@
 // what it says (FullSyncRequested, Continue, Progress during a transfer,
 // Ack) and closes it with Close. The machine's effects go through the
 // Driver: when a follower is removed by a timeout, or replaced by a newer
-// connection, Driver.Close is asked to close that connection. The design
-// document's "Primary side" section (docs/DESIGN.md) says why.
+// connection, Driver.Close is asked to close that connection. Why: the
+// "Primary side" section of docs/DESIGN.md.
 package follower

@@ -12,8 +12,8 @@
 // decides under its lock and acts after it: Entered runs under the lock and
 // queues effects with Queue; UnlockAndFlush releases the lock and then, per
 // transition, journals the record, logs it, tells the observers, and carries
-// out the effects, in that order (durable before visible, no I/O under any
-// lock). See docs/DESIGN.md, "The machine host".
+// out the effects, in that order: durable before visible, no I/O under any
+// lock. The "The machine host" section of docs/DESIGN.md has the design.
 //
 // Usage, inside a machine package:
 //
