@@ -23,15 +23,13 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
+
+	"github.com/replsm/replsm/internal/benchkit"
 )
 
 func main() {
@@ -41,7 +39,6 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("benchcobloop", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.IntVar(&cfg.ZSets, "zsets", cfg.ZSets, "sorted sets on the primary")
 	fs.IntVar(&cfg.ZMembers, "zmembers", cfg.ZMembers, "members of each sorted set")
 	fs.IntVar(&cfg.Strings, "strings", cfg.Strings, "strings on the primary")
@@ -59,15 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.KeepDir, "keep", false, "keep the run's directory (logs) afterwards")
 	out := fs.String("o", "", "also write the Markdown report to `file`")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "benchcobloop: unexpected arguments %q\n", fs.Args())
-		return 2
+	if exit, ok := benchkit.Parse(fs, args, stderr); !ok {
+		return exit
 	}
 	cfg.Followers = strings.Split(*followers, ",")
 	if err := cfg.Validate(); err != nil {
@@ -77,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if !*quiet {
 		cfg.Progress = stderr
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := benchkit.Interruptible()
 	defer stop()
 	res, err := Run(ctx, cfg)
 	if len(res.Followers) > 0 {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/replsm/replsm/internal/benchkit"
 	"github.com/replsm/replsm/internal/redisproc"
 	"github.com/replsm/replsm/internal/redisview"
 	redisreplica "github.com/replsm/replsm/redis/replica"
@@ -200,7 +200,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
-	res = Result{Config: cfg, Machine: machine()}
+	res = Result{Config: cfg, Machine: benchkit.Machine()}
 	h := &harness{cfg: cfg}
 	defer func() { err = errors.Join(err, h.close()) }()
 	if h.dir, err = os.MkdirTemp("", "benchcobloop-"); err != nil {
@@ -353,11 +353,6 @@ func rssOf(pid int) int64 {
 		}
 	}
 	return 0
-}
-
-// machine describes where the run happened.
-func machine() string {
-	return fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 }
 
 // newClient is a client for calls that take long on a big dataset and a

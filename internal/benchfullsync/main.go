@@ -27,14 +27,12 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/replsm/replsm/internal/benchkit"
 )
 
 func main() {
@@ -44,7 +42,6 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("benchfullsync", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.IntVar(&cfg.Keys, "keys", cfg.Keys, "DEBUG POPULATE this many 100-byte strings")
 	fs.IntVar(&cfg.Backlog, "backlog", cfg.Backlog, "SETs written while both followers are stopped")
 	fs.DurationVar(&cfg.Settle, "settle", cfg.Settle, "wait after link up before reading RSS")
@@ -53,16 +50,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Profile, "profile", "", "write replsm's heap and catch-up CPU profiles and the primary's RDB into `dir`")
 	fs.BoolVar(&cfg.SkipDigest, "no-digest", false, "skip the digest comparison (it reads every key)")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if exit, ok := benchkit.Parse(fs, args, stderr); !ok {
+		return exit
 	}
 	if !*quiet {
 		cfg.Progress = stderr
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := benchkit.Interruptible()
 	defer stop()
 	res, err := Run(ctx, cfg)
 	if res != nil {

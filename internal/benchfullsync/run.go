@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,6 +17,7 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/replsm/replsm/internal/benchkit"
 	"github.com/replsm/replsm/internal/redisproc"
 	"github.com/replsm/replsm/internal/redistest"
 	"github.com/replsm/replsm/internal/redisview"
@@ -106,12 +106,12 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if h.dir, err = os.MkdirTemp("", "benchfullsync-"); err != nil {
 		return nil, err
 	}
-	res = &Result{Config: cfg, Machine: fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())}
+	res = &Result{Config: cfg, Machine: benchkit.Machine()}
 	replsm := cfg.Replsm
 	if replsm == "" {
 		replsm = filepath.Join(h.dir, "replsm")
 		h.progress("building %s", replsm)
-		if err := goBuild(ctx, replsm); err != nil {
+		if err := benchkit.BuildReplsm(ctx, replsm); err != nil {
 			return nil, err
 		}
 	}
@@ -471,17 +471,6 @@ func vmRSS(pid int) (int64, error) {
 func infoField(text, field string) string {
 	m, _ := redistest.ParseInfo(text)
 	return m[field]
-}
-
-func goBuild(ctx context.Context, out string) error {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	if b, err := exec.CommandContext(ctx, goBin, "build", "-o", out, "github.com/replsm/replsm/cmd/replsm").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/replsm: %w\n%s", err, b)
-	}
-	return nil
 }
 
 func copyFile(from, to string) error {

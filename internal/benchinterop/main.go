@@ -20,16 +20,13 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/benbjohnson/clock"
+	"github.com/replsm/replsm/internal/benchkit"
 )
 
 func main() {
@@ -39,7 +36,6 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("benchinterop", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.IntVar(&cfg.Requests, "n", cfg.Requests, "redis-benchmark -n: total SET requests")
 	fs.IntVar(&cfg.Clients, "c", cfg.Clients, "redis-benchmark -c: parallel connections")
 	fs.IntVar(&cfg.Keyspace, "r", cfg.Keyspace, "redis-benchmark -r: random keys in this keyspace (0: one key)")
@@ -61,15 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "also write the Markdown report to `file`")
 	csv := fs.String("csv", "", "write the load window's samples as CSV to `file`")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "benchinterop: unexpected arguments %q\n", fs.Args())
-		return 2
+	if exit, ok := benchkit.Parse(fs, args, stderr); !ok {
+		return exit
 	}
 	cfg.Clock = clock.New()
 	if !*quiet {
@@ -85,11 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg.CPUProfile = f
 	}
 
-	// The first ctrl-C (or SIGTERM) ends the run cleanly; after that the
-	// default action applies again.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := benchkit.Interruptible()
 	defer stop()
-	context.AfterFunc(ctx, stop)
 
 	res, err := Run(ctx, cfg)
 	if res != nil && !res.LoadEnd.IsZero() {

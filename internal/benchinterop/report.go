@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/replsm/replsm/internal/benchkit"
 )
 
 // lagStats summarise one follower's lag over the load window.
@@ -177,7 +179,7 @@ func (r *Result) Markdown(rep Report) string {
 	fmt.Fprintf(&b, "- load window %.2f s; redis-benchmark reported %s SET/s; the primary's offset grew %s bytes (%s B/s)\n",
 		dur.Seconds(), group(int64(r.BenchmarkRPS)), group(grew), group(int64(float64(grew)/max(dur.Seconds(), 1e-9))))
 	fmt.Fprintf(&b, "- sampled every %v: %d samples in the window (+ start and end), %d sample errors; %s\n",
-		cfg.SampleEvery, len(r.Samples), r.SampleErrs, machine())
+		cfg.SampleEvery, len(r.Samples), r.SampleErrs, benchkit.Machine())
 	fmt.Fprintf(&b, "- targets: our apply rate >= %.2fx the real replica's; lag bounded (after a %v warm-up, second-half mean <= %.3gx first-half mean + %s B, >= %d samples); both acknowledge the final offset within %v; digests equal\n\n",
 		cfg.MinRatio, cfg.Warmup, cfg.LagGrowth, group(cfg.LagSlack), cfg.MinSamples, cfg.CatchUpTimeout)
 

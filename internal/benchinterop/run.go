@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -606,9 +605,4 @@ func (h *harness) close() error {
 		errs = append(errs, os.RemoveAll(h.dir))
 	}
 	return errors.Join(errs...)
-}
-
-// machine describes where the run happened.
-func machine() string {
-	return fmt.Sprintf("%s/%s, %d CPUs, GOMAXPROCS %d, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
 }

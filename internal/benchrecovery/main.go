@@ -37,16 +37,13 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/benbjohnson/clock"
+	"github.com/replsm/replsm/internal/benchkit"
 )
 
 func main() {
@@ -56,7 +53,6 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("benchrecovery", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.DurationVar(&cfg.Outage, "outage", cfg.Outage, "scenario 1: how long the primary stays down")
 	fs.DurationVar(&cfg.Loading, "loading", cfg.Loading, "scenario 2: about how long the restarted primary answers -LOADING (0: skip the scenario)")
 	fs.IntVar(&cfg.KeyLoadDelay, "key-load-delay", cfg.KeyLoadDelay, "scenario 2: the primary's key-load-delay, microseconds per key loaded (the dataset is --loading / this many keys)")
@@ -67,15 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.RedisServer, "redis-server", cfg.RedisServer, "redis-server binary")
 	fs.BoolVar(&cfg.KeepDir, "keep", false, "keep the run's directory (every log) afterwards")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "benchrecovery: unexpected arguments %q\n", fs.Args())
-		return 2
+	if exit, ok := benchkit.Parse(fs, args, stderr); !ok {
+		return exit
 	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "benchrecovery: %v\n", err)
@@ -85,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if !*quiet {
 		cfg.Progress = stderr
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := benchkit.Interruptible()
 	defer stop()
 	rep, err := Run(ctx, cfg)
 	if err != nil {

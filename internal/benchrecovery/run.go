@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/replsm/replsm/internal/benchkit"
 	"github.com/replsm/replsm/internal/redisproc"
 )
 
@@ -163,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err := h.start(ctx); err != nil {
 		return Result{}, err
 	}
-	res = Result{Config: cfg, Machine: machine()}
+	res = Result{Config: cfg, Machine: benchkit.Machine()}
 	res.RedisVersion, _ = h.redisVersion(ctx)
 
 	s1, err := h.outage(ctx)
@@ -201,7 +200,7 @@ func (h *harness) start(ctx context.Context) error {
 	if replsm == "" {
 		replsm = filepath.Join(h.dir, "replsm")
 		h.progress("building %s", replsm)
-		if err := goBuild(ctx, replsm); err != nil {
+		if err := benchkit.BuildReplsm(ctx, replsm); err != nil {
 			return err
 		}
 	}
@@ -545,22 +544,4 @@ func infoField(text, field string) string {
 		}
 	}
 	return ""
-}
-
-// goBuild builds this module's cmd/replsm into out.
-func goBuild(ctx context.Context, out string) error {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, "github.com/replsm/replsm/cmd/replsm")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/replsm: %w\n%s", err, b)
-	}
-	return nil
-}
-
-// machine describes where the run happened.
-func machine() string {
-	return fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 }
