@@ -18,9 +18,8 @@ type connState struct {
 
 // txn is a MULTI block being queued.
 type txn struct {
-	cmds   [][][]byte
-	failed bool // a command was refused while queueing: EXEC aborts
-	admin  bool // holds an administrative command: EXEC runs them one by one
+	server.Tx
+	admin bool // holds an administrative command: EXEC runs them one by one
 }
 
 func stateOf(c *server.Conn) *connState {
@@ -125,37 +124,33 @@ func (p *Primary) handleQueued(c *server.Conn, st *connState, name string, args 
 	case "exec":
 		tx := st.tx
 		st.tx = nil
-		if tx.failed {
-			return c.WriteError("EXECABORT Transaction discarded because of previous errors.")
+		if tx.Failed {
+			return c.WriteError(server.ExecAbortReply)
 		}
 		if tx.admin {
-			return server.RunQueued(c, tx.cmds, p.handle)
+			return server.RunQueued(c, tx.Cmds, p.handle)
 		}
-		return c.WriteValue(p.execAll(&c.DB, tx.cmds))
+		return c.WriteValue(p.execAll(&c.DB, tx.Cmds))
 	case "discard":
 		st.tx = nil
 		return c.WriteOK()
 	case "multi":
-		st.tx.failed = true
-		return c.WriteError("ERR MULTI calls can not be nested")
+		return st.tx.Refuse(c, "ERR MULTI calls can not be nested")
 	case "watch":
-		st.tx.failed = true
-		return c.WriteError("ERR WATCH inside MULTI is not allowed")
+		return st.tx.Refuse(c, "ERR WATCH inside MULTI is not allowed")
 	}
 	if adminCommands[name] {
-		st.tx.cmds = append(st.tx.cmds, args)
 		st.tx.admin = true
-		return c.WriteSimpleString("QUEUED")
+		return st.tx.Queue(c, args)
 	}
 	if !keyspaceCommands[name] {
-		st.tx.failed = true
 		if name == "psync" || name == "replconf" || name == "info" || name == "role" || name == "config" {
-			return c.WriteError("ERR Command not allowed inside a transaction")
+			return st.tx.Refuse(c, "ERR Command not allowed inside a transaction")
 		}
+		st.tx.Failed = true
 		return c.WriteUnknownCommand(args)
 	}
-	st.tx.cmds = append(st.tx.cmds, args)
-	return c.WriteSimpleString("QUEUED")
+	return st.tx.Queue(c, args)
 }
 
 // execAll runs a transaction atomically and streams its changes, wrapped in
@@ -170,7 +165,7 @@ func (p *Primary) execAll(db *int, cmds [][][]byte) resp.Value {
 	results, err := p.ks.ExecAll(db, cmds)
 	if err != nil {
 		*db = start
-		return resp.Error("EXECABORT Transaction discarded because of previous errors.")
+		return resp.Error(server.ExecAbortReply)
 	}
 	// ExecAll moves *db through the SELECTs in the batch; replay them to
 	// know which database each command's propagation applies to.

@@ -1,6 +1,7 @@
 package primary
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/replsm/replsm/redis/resp"
+	"github.com/replsm/replsm/redis/server"
 )
 
 // TestPropagationRewritesLikeRedis checks the exact stream bytes for each
@@ -182,4 +184,24 @@ func TestFeedLockedEncoding(t *testing.T) {
 	want = resp.AppendCommandStrings(want, "SET", "k", "v")
 	want = resp.AppendCommandStrings(want, "EXEC")
 	assert.Equal(t, string(want), streamBytes(t, p))
+}
+
+// A MULTI queues at most server.MaxQueued commands: one more is refused and
+// EXEC then discards the transaction, so a client cannot make the primary
+// hold commands without end.
+func TestMultiQueueIsBounded(t *testing.T) {
+	p, _ := newTestPrimary(t, nil)
+	c := dialPeer(t, p.Addr())
+	c.send("MULTI")
+	c.expectLine("+OK")
+	for i := 0; i < server.MaxQueued; i++ {
+		c.send("SET", "k", "v")
+		c.expectLine("+QUEUED")
+	}
+	c.send("SET", "k", "v")
+	c.expectLine(fmt.Sprintf("-ERR too many commands in one transaction (at most %d)", server.MaxQueued))
+	c.send("EXEC")
+	c.expectLine("-EXECABORT Transaction discarded because of previous errors.")
+	var db int
+	assert.Equal(t, resp.NullBulk(), run(t, p, &db, "GET", "k"), "nothing of the transaction ran")
 }

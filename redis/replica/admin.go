@@ -15,8 +15,6 @@ import (
 // its commands one after the other at EXEC (a replica has no writes to
 // make atomic).
 
-// maxQueued bounds the commands one MULTI may queue.
-const maxQueued = 1024
 
 // admin serves the request if it is one of those, and reports whether it
 // was.
@@ -35,7 +33,7 @@ func (r *Replica) admin(c *server.Conn, st *connState, name string, args [][]byt
 		if len(args) != 1 {
 			return true, c.WriteError(server.WrongArgs(args[0]))
 		}
-		st.tx = &queued{}
+		st.tx = &server.Tx{}
 		return true, c.WriteOK()
 	case "exec", "discard":
 		return true, c.WriteErrorf("ERR %s without MULTI", strings.ToUpper(name))
@@ -49,39 +47,25 @@ func (r *Replica) admin(c *server.Conn, st *connState, name string, args [][]byt
 	return false, nil
 }
 
-// queued is a MULTI block on the read port.
-type queued struct {
-	cmds   [][][]byte
-	failed bool
-}
-
 func (r *Replica) queue(c *server.Conn, st *connState, name string, args [][]byte) error {
 	switch name {
 	case "exec":
 		tx := st.tx
 		st.tx = nil
-		if tx.failed {
-			return c.WriteError("EXECABORT Transaction discarded because of previous errors.")
+		if tx.Failed {
+			return c.WriteError(server.ExecAbortReply)
 		}
-		return server.RunQueued(c, tx.cmds, r.handle)
+		return server.RunQueued(c, tx.Cmds, r.handle)
 	case "discard":
 		st.tx = nil
 		return c.WriteOK()
 	case "multi":
-		st.tx.failed = true
-		return c.WriteError("ERR MULTI calls can not be nested")
+		return st.tx.Refuse(c, "ERR MULTI calls can not be nested")
 	case "watch", "subscribe", "unsubscribe", "psubscribe", "punsubscribe":
-		st.tx.failed = true
-		return c.WriteErrorf("ERR Command not allowed inside a transaction")
+		return st.tx.Refuse(c, "ERR Command not allowed inside a transaction")
 	}
 	if keyspace.IsWrite(name) && name != "pfcount" {
-		st.tx.failed = true
-		return c.WriteError(readOnlyReply)
+		return st.tx.Refuse(c, readOnlyReply)
 	}
-	if len(st.tx.cmds) >= maxQueued {
-		st.tx.failed = true
-		return c.WriteErrorf("ERR too many commands in one transaction (at most %d)", maxQueued)
-	}
-	st.tx.cmds = append(st.tx.cmds, args)
-	return c.WriteSimpleString("QUEUED")
+	return st.tx.Queue(c, args)
 }

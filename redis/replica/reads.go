@@ -28,9 +28,9 @@ const maxScanCursors = 64
 
 // connState is a read connection's own state (server.Conn.Data).
 type connState struct {
-	scope *shard   // nil: all shards
-	tx    *queued  // between MULTI and EXEC (admin.go)
-	prim  primConn // the primary's own state while the shard is promoted (roles.go)
+	scope *shard     // nil: all shards
+	tx    *server.Tx // between MULTI and EXEC (admin.go)
+	prim  primConn   // the primary's own state while the shard is promoted (roles.go)
 
 	// SCAN over several shards needs a cursor that says which shard and
 	// where in it; the client gets a small number that names one.
